@@ -1,1 +1,10 @@
-//! placeholder
+//! Desist's outer layer: the write-side wiring over the event store and the command line.
+//! The GraphQL API and authentication join here.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod write;
+
+pub use error::Error;
+pub use write::WriteSide;

@@ -14,6 +14,7 @@
 //! Nothing here does I/O. The only outside fact a rule needs is "now" (to refuse facts dated in
 //! the future), which arrives through [`DomainServices`].
 
+pub mod actor;
 pub mod clock;
 pub mod enrolment;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod subject;
 pub mod upcasting;
 mod validate;
 
+pub use actor::{Actor, Role};
 pub use clock::{Clock, DomainServices};
 pub use error::DomainError;
 pub use sealed::Sealed;

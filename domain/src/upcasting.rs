@@ -36,11 +36,12 @@ pub fn upcast_enrolment_event(
     event_version: &str,
     payload: Value,
 ) -> serde_json::Result<EnrolmentEvent> {
-    serde_json::from_value(upcast(event_type, event_version, payload))
+    serde_json::from_value(upcast(event_type, event_version, payload).1)
 }
 
-/// Applies whichever upcaster claims the event; others pass through unchanged.
-pub fn upcast(event_type: &str, event_version: &str, payload: Value) -> Value {
+/// Applies whichever upcasters claim the event and returns its current version and payload;
+/// events no upcaster claims pass through unchanged.
+pub fn upcast(event_type: &str, event_version: &str, payload: Value) -> (String, Value) {
     let mut serialized = cqrs_es::persist::SerializedEvent::new(
         String::new(),
         0,
@@ -55,7 +56,7 @@ pub fn upcast(event_type: &str, event_version: &str, payload: Value) -> Value {
             serialized = upcaster.upcast(serialized);
         }
     }
-    serialized.payload
+    (serialized.event_version, serialized.payload)
 }
 
 #[cfg(test)]

@@ -1,1 +1,58 @@
-//! placeholder
+//! Desist's event store on PostgreSQL.
+//!
+//! - [`Store`]: the connection pool and migrations.
+//! - [`CommandBus`]: runs a domain command through cqrs-es and postgres-es with idempotency by
+//!   client command id and bounded retries of optimistic-concurrency conflicts.
+//! - [`feed`]: the global event feed, read in commit-safe order for projections.
+//! - [`horizon`]: start-up checks on the transaction-id horizon the feed relies on.
+//!
+//! Backend-specific code lives here and nowhere else.
+
+pub mod commands;
+pub mod error;
+pub mod feed;
+pub mod horizon;
+pub mod metadata;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+pub use commands::{CommandBus, CommandOutcome};
+pub use error::{CommandError, StoreError};
+pub use feed::{FeedEvent, FeedPosition};
+pub use metadata::CommandMetadata;
+
+/// The migrations for PostgreSQL, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The database behind Desist.
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects with a pool of at most `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(StoreError::Database)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect_with(options.application_name("desist"))
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies every pending migration. Safe to run again: applied ones are skipped.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+}

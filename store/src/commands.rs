@@ -1,0 +1,206 @@
+//! Running a command: idempotent by command id, retried on concurrent writes, never lost.
+
+use std::time::Duration;
+
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use desist_domain::upcasting::upcasters;
+use desist_domain::{DomainError, DomainServices};
+use postgres_es::PostgresEventRepository;
+use rand::Rng;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::{CommandError, CommandMetadata, Store, StoreError};
+
+/// How many times a command is tried when other writers keep changing the same aggregate.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 20;
+/// Backoff between attempts grows from this, doubling, to `MAX_BACKOFF`, with full jitter so
+/// that competing writers spread out instead of colliding again.
+const BASE_BACKOFF: Duration = Duration::from_millis(2);
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_AGGREGATE_ID_LEN: usize = 200;
+
+type PgEventStore<A> = PersistedEventStore<PostgresEventRepository, A>;
+
+/// What a recorded command produced: the range of events it added to its aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutcome {
+    pub command_id: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub first_sequence: i64,
+    pub last_sequence: i64,
+    /// True when the command id had been recorded before: nothing new was written.
+    pub replayed: bool,
+}
+
+/// Runs commands for one aggregate type.
+pub struct CommandBus<A: Aggregate> {
+    cqrs: CqrsFramework<A, PgEventStore<A>>,
+    events: PgEventStore<A>,
+    pool: PgPool,
+    max_attempts: u32,
+}
+
+fn event_store<A: Aggregate>(pool: &PgPool) -> PgEventStore<A> {
+    PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()))
+        .with_upcasters(upcasters())
+}
+
+impl<A> CommandBus<A>
+where
+    A: Aggregate<Error = DomainError, Services = DomainServices>,
+    A::Command: Serialize + Clone + Send + Sync,
+{
+    pub fn new(store: &Store, services: DomainServices) -> Self {
+        let pool = store.pool().clone();
+        Self {
+            cqrs: CqrsFramework::new(event_store(&pool), vec![], services),
+            events: event_store(&pool),
+            pool,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+        }
+    }
+
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self
+    }
+
+    /// Records `command` against `aggregate_id`, or explains why not.
+    ///
+    /// A command id seen before returns the first outcome and writes nothing. A conflict with
+    /// another writer is retried up to the bound, then reported as [`CommandError::Conflict`];
+    /// in every case an `Ok` means the events are committed.
+    pub async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<CommandOutcome, CommandError> {
+        metadata.validate()?;
+        validate_aggregate_id(aggregate_id)?;
+        let name = command_name(&command);
+        let event_metadata = metadata.to_event_metadata(&name);
+        for attempt in 0..self.max_attempts {
+            if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
+                return Ok(outcome);
+            }
+            let result = self
+                .cqrs
+                .execute_with_metadata(aggregate_id, command.clone(), event_metadata.clone())
+                .await;
+            match result {
+                Ok(()) => {
+                    return self
+                        .recorded(metadata, &name, aggregate_id)
+                        .await?
+                        .map(|outcome| CommandOutcome {
+                            replayed: false,
+                            ..outcome
+                        })
+                        .ok_or_else(|| {
+                            CommandError::EventStore(
+                                "the command produced no events to record".into(),
+                            )
+                        });
+                }
+                Err(AggregateError::UserError(rule)) => {
+                    // The same command may have been recorded by a concurrent retry; then
+                    // the rule sees its effects, and the answer is the original outcome.
+                    if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
+                        return Ok(outcome);
+                    }
+                    return Err(CommandError::Rejected(rule));
+                }
+                Err(AggregateError::AggregateConflict) => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(other) => return Err(CommandError::EventStore(other.to_string())),
+            }
+        }
+        if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
+            return Ok(outcome);
+        }
+        Err(CommandError::Conflict {
+            attempts: self.max_attempts,
+        })
+    }
+
+    /// The aggregate's current state, for checks that span aggregates (does the subject exist,
+    /// what are the programme's terms).
+    pub async fn load(&self, aggregate_id: &str) -> Result<A, CommandError> {
+        let context = self
+            .events
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(|e| CommandError::EventStore(e.to_string()))?;
+        Ok(context.aggregate)
+    }
+
+    /// The recorded outcome of this command id, if any; an error if the id was used for
+    /// another command or aggregate.
+    async fn recorded(
+        &self,
+        metadata: &CommandMetadata,
+        name: &str,
+        aggregate_id: &str,
+    ) -> Result<Option<CommandOutcome>, CommandError> {
+        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT command, aggregate_type, aggregate_id, first_sequence, last_sequence \
+             FROM command_log WHERE command_id = $1",
+        )
+        .bind(&metadata.command_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let Some((command, aggregate_type, recorded_id, first_sequence, last_sequence)) = row
+        else {
+            return Ok(None);
+        };
+        if command != name || aggregate_type != A::TYPE || recorded_id != aggregate_id {
+            return Err(CommandError::CommandIdReused {
+                command_id: metadata.command_id.clone(),
+                command,
+                aggregate_type,
+                aggregate_id: recorded_id,
+            });
+        }
+        Ok(Some(CommandOutcome {
+            command_id: metadata.command_id.clone(),
+            aggregate_type,
+            aggregate_id: recorded_id,
+            first_sequence,
+            last_sequence,
+            replayed: true,
+        }))
+    }
+}
+
+fn validate_aggregate_id(aggregate_id: &str) -> Result<(), CommandError> {
+    if aggregate_id.trim().is_empty() || aggregate_id.len() > MAX_AGGREGATE_ID_LEN {
+        return Err(CommandError::InvalidMetadata {
+            field: "id",
+            rule: format!("must be 1 to {MAX_AGGREGATE_ID_LEN} bytes and not blank"),
+        });
+    }
+    Ok(())
+}
+
+/// The command's variant name (`RecordAttendance`), from its serde form.
+fn command_name<C: Serialize>(command: &C) -> String {
+    match serde_json::to_value(command) {
+        Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let cap = BASE_BACKOFF
+        .saturating_mul(1 << attempt.min(16))
+        .min(MAX_BACKOFF);
+    let millis = rand::rng().random_range(0..=cap.as_millis() as u64);
+    Duration::from_millis(millis)
+}
