@@ -6,13 +6,13 @@
 use cqrs_es::persist::{EventUpcaster, SemanticVersionEventUpcaster};
 use serde_json::Value;
 
-use crate::enrolment::EnrolmentEvent;
+use crate::enrolment::{EnrolmentEvent, SESSION_SCHEDULED_VERSION};
 
 /// Every upcaster Desist needs, for every aggregate.
 pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
     vec![Box::new(SemanticVersionEventUpcaster::new(
         "SessionScheduled",
-        "2.0",
+        SESSION_SCHEDULED_VERSION,
         Box::new(session_scheduled_v1_to_v2),
     ))]
 }
@@ -92,7 +92,7 @@ mod tests {
             "session_id": "s1", "number": 1, "mode": "video",
             "scheduled_at": "2024-03-01T10:00:00Z", "occurred_at": "2024-02-20T09:00:00Z"
         }});
-        let event = upcast_enrolment_event("SessionScheduled", "2.0", v2).unwrap();
+        let event = upcast_enrolment_event("SessionScheduled", "2.0.0", v2).unwrap();
         assert!(matches!(
             event,
             EnrolmentEvent::SessionScheduled {

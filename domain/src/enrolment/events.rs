@@ -245,7 +245,7 @@ pub enum EnrolmentEvent {
 }
 
 /// The version of `SessionScheduled` written today.
-pub const SESSION_SCHEDULED_VERSION: &str = "2.0";
+pub const SESSION_SCHEDULED_VERSION: &str = "2.0.0";
 
 impl DomainEvent for EnrolmentEvent {
     fn event_type(&self) -> String {
@@ -278,7 +278,7 @@ impl DomainEvent for EnrolmentEvent {
     fn event_version(&self) -> String {
         match self {
             Self::SessionScheduled { .. } => SESSION_SCHEDULED_VERSION,
-            _ => "1.0",
+            _ => "1.0.0",
         }
         .into()
     }

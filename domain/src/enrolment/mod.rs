@@ -16,6 +16,6 @@ pub use commands::EnrolmentCommand;
 pub use events::{
     AbsenceReason, AbsenceResolution, Attendance, CancelledBy, ChainAnalysis, ConcernKind,
     EnforcementAction, EnrolmentEvent, ReferralRoute, SessionContent, SessionMode, TriggerCategory,
-    WithdrawalReason,
+    WithdrawalReason, SESSION_SCHEDULED_VERSION,
 };
 pub use session::{AbsenceStatus, Session, SessionState};

@@ -40,6 +40,6 @@ impl DomainEvent for ProgrammeEvent {
     }
 
     fn event_version(&self) -> String {
-        "1.0".into()
+        "1.0.0".into()
     }
 }

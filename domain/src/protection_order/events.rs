@@ -172,6 +172,6 @@ impl DomainEvent for OrderEvent {
     }
 
     fn event_version(&self) -> String {
-        "1.0".into()
+        "1.0.0".into()
     }
 }

@@ -127,6 +127,6 @@ impl DomainEvent for SubjectEvent {
     }
 
     fn event_version(&self) -> String {
-        "1.0".into()
+        "1.0.0".into()
     }
 }

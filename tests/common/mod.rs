@@ -1,0 +1,126 @@
+//! Shared set-up for tests that need PostgreSQL: each test gets its own database, created
+//! fresh and dropped afterwards (even when the test panics), so tests run in parallel and repeat.
+#![allow(dead_code)]
+
+pub mod scenario;
+
+use chrono::{DateTime, TimeZone, Utc};
+use desist_api::WriteSide;
+use desist_domain::{Actor, DomainServices, Role};
+use desist_store::{CommandMetadata, Store};
+use sqlx::{Connection, Executor, PgConnection};
+
+/// The server tests create their databases on. Override with DESIST_TEST_DATABASE_URL.
+pub fn server_url() -> String {
+    std::env::var("DESIST_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub store: Store,
+}
+
+impl TestDb {
+    /// A new, migrated database.
+    pub async fn new() -> Self {
+        let db = Self::empty().await;
+        db.store.migrate().await.expect("migrations apply");
+        db
+    }
+
+    /// A new database with no schema.
+    pub async fn empty() -> Self {
+        let name = format!("desist_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server_url())
+            .await
+            .expect("PostgreSQL is reachable (see README: tests need it)");
+        admin
+            .execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        let url = database_url(&name);
+        let store = Store::connect(&url, 20).await.expect("connect test db");
+        Self { name, url, store }
+    }
+}
+
+pub fn database_url(name: &str) -> String {
+    let server = server_url();
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+    format!("{base}/{name}")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop runs outside async code (and during panics): use a thread with its own runtime.
+        let name = self.name.clone();
+        let handle = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(mut admin) = PgConnection::connect(&server_url()).await {
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        });
+        let _ = handle.join();
+    }
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 6, 1, 12, 0, 0).unwrap()
+}
+
+/// Midday UTC on a 2024 date.
+pub fn day(m: u32, d: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, m, d, 12, 0, 0).unwrap()
+}
+
+pub fn write_side(db: &TestDb) -> WriteSide {
+    WriteSide::new(&db.store, DomainServices::fixed(now()))
+}
+
+pub fn actor(role: Role) -> Actor {
+    Actor {
+        id: "user-01".into(),
+        role,
+        agency: "sussex-probation".into(),
+    }
+}
+
+/// Metadata with a fresh command id.
+pub fn meta(role: Role) -> CommandMetadata {
+    let id = uuid::Uuid::new_v4().to_string();
+    CommandMetadata::new(id.clone(), id, actor(role))
+}
+
+pub fn meta_with_id(command_id: &str) -> CommandMetadata {
+    CommandMetadata::new(command_id, "corr-1", actor(Role::Therapist))
+}
+
+/// The feed after `after`, once it holds at least `count` events.
+///
+/// The feed horizon is cluster-wide: a transaction open in another test's database holds it back
+/// for a moment, so tests wait for the feed rather than read it once.
+pub async fn feed_at_least(
+    store: &Store,
+    after: desist_store::FeedPosition,
+    count: usize,
+) -> Vec<desist_store::FeedEvent> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let events = desist_store::feed::read_after(store.pool(), after, 100_000)
+            .await
+            .expect("feed reads");
+        if events.len() >= count || std::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,477 @@
+//! The event store's guarantees, on a real PostgreSQL server.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use common::{day, meta, meta_with_id, scenario, write_side, TestDb};
+use desist_domain::enrolment::{EnforcementAction, EnrolmentCommand, SessionMode, TriggerCategory};
+use desist_domain::{DomainServices, Role, Sealed};
+use desist_store::feed::read_after;
+use desist_store::{CommandBus, CommandError, FeedPosition};
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+
+fn trigger(id: &str) -> EnrolmentCommand {
+    EnrolmentCommand::IdentifyTrigger {
+        trigger_id: id.into(),
+        category: TriggerCategory::Loneliness,
+        description: Sealed::plain("evenings alone"),
+        occurred_at: day(1, 20),
+    }
+}
+
+fn warning() -> EnrolmentCommand {
+    EnrolmentCommand::RecordEnforcementAction {
+        action: EnforcementAction::Warning,
+        note: None,
+        occurred_at: day(2, 1),
+    }
+}
+
+async fn sequences(db: &TestDb, aggregate_id: &str) -> Vec<i64> {
+    sqlx::query_scalar("SELECT sequence FROM events WHERE aggregate_id = $1 ORDER BY sequence")
+        .bind(aggregate_id)
+        .fetch_all(db.store.pool())
+        .await
+        .unwrap()
+}
+
+async fn event_count(db: &TestDb) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sixteen_concurrent_writers_on_one_enrolment_lose_nothing_and_leave_no_gaps() {
+    let db = TestDb::new().await;
+    let ws = Arc::new(write_side(&db));
+    scenario::cobi_2022(&ws).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::active_enrolment(&ws, "S1", "E1").await;
+    let before = sequences(&db, "E1").await.len() as i64;
+
+    const WRITERS: usize = 16;
+    const COMMANDS_EACH: usize = 5;
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let ws = ws.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for n in 0..COMMANDS_EACH {
+                let id = format!("w{writer}-c{n}");
+                let result = ws
+                    .enrolments
+                    .execute("E1", trigger(&id), &meta_with_id(&id))
+                    .await;
+                outcomes.push((id, result));
+            }
+            outcomes
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for task in tasks {
+        for (id, result) in task.await.unwrap() {
+            match result {
+                Ok(outcome) => acknowledged.push((id, outcome)),
+                Err(CommandError::Conflict { .. }) => {}
+                Err(other) => panic!("unexpected failure for {id}: {other}"),
+            }
+        }
+    }
+    let stored = sequences(&db, "E1").await;
+    let expected: Vec<i64> = (1..=stored.len() as i64).collect();
+    assert_eq!(stored, expected, "sequences are gapless and unique");
+    assert_eq!(
+        stored.len() as i64,
+        before + acknowledged.len() as i64,
+        "exactly the acknowledged commands were recorded"
+    );
+    for (id, outcome) in &acknowledged {
+        let stored_command: String = sqlx::query_scalar(
+            "SELECT metadata->>'command_id' FROM events WHERE aggregate_id = 'E1' AND sequence = $1",
+        )
+        .bind(outcome.first_sequence)
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            &stored_command, id,
+            "the acknowledged event is the command's own"
+        );
+    }
+    // The bound on retries is generous enough that contention alone does not lose commands.
+    assert_eq!(acknowledged.len(), WRITERS * COMMANDS_EACH);
+}
+
+#[tokio::test]
+async fn a_repeated_command_id_records_once_and_returns_the_original_outcome() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::cobi_2022(&ws).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::active_enrolment(&ws, "S1", "E1").await;
+
+    let first = ws
+        .enrolments
+        .execute("E1", warning(), &meta_with_id("cmd-1"))
+        .await
+        .unwrap();
+    let count = event_count(&db).await;
+    let second = ws
+        .enrolments
+        .execute("E1", warning(), &meta_with_id("cmd-1"))
+        .await
+        .unwrap();
+    assert!(!first.replayed);
+    assert!(second.replayed);
+    assert_eq!(first.first_sequence, second.first_sequence);
+    assert_eq!(first.last_sequence, second.last_sequence);
+    assert_eq!(event_count(&db).await, count, "the repeat wrote nothing");
+}
+
+#[tokio::test]
+async fn a_command_id_sent_concurrently_records_one_set_of_events() {
+    let db = TestDb::new().await;
+    let ws = Arc::new(write_side(&db));
+    scenario::cobi_2022(&ws).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::active_enrolment(&ws, "S1", "E1").await;
+    let count = event_count(&db).await;
+
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let ws = ws.clone();
+            tokio::spawn(async move {
+                ws.enrolments
+                    .execute("E1", trigger("T1"), &meta_with_id("same-id"))
+                    .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().expect("every copy is acknowledged"));
+    }
+    let first_sequences: BTreeSet<i64> = outcomes.iter().map(|o| o.first_sequence).collect();
+    assert_eq!(
+        first_sequences.len(),
+        1,
+        "every copy reports the same events"
+    );
+    assert_eq!(outcomes.iter().filter(|o| !o.replayed).count(), 1);
+    assert_eq!(event_count(&db).await, count + 1);
+}
+
+#[tokio::test]
+async fn a_command_id_reused_for_another_command_is_refused() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::cobi_2022(&ws).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::active_enrolment(&ws, "S1", "E1").await;
+    ws.enrolments
+        .execute("E1", warning(), &meta_with_id("cmd-2"))
+        .await
+        .unwrap();
+    let count = event_count(&db).await;
+    let err = ws
+        .enrolments
+        .execute("E1", trigger("T1"), &meta_with_id("cmd-2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CommandError::CommandIdReused { ref command, .. } if command == "RecordEnforcementAction"),
+        "{err}"
+    );
+    assert_eq!(event_count(&db).await, count);
+}
+
+#[tokio::test]
+async fn a_rejected_command_writes_nothing() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::cobi_2022(&ws).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::active_enrolment(&ws, "S1", "E1").await;
+    let count = event_count(&db).await;
+    let thirteenth = EnrolmentCommand::ScheduleSession {
+        session_id: "s13".into(),
+        number: 13,
+        scheduled_at: day(2, 1),
+        mode: SessionMode::InPerson,
+        occurred_at: day(1, 20),
+    };
+    let err = ws
+        .enrolments
+        .execute("E1", thirteenth, &meta(Role::Therapist))
+        .await
+        .unwrap_err();
+    let CommandError::Rejected(rule) = err else {
+        panic!("expected a rule, got {err}");
+    };
+    assert_eq!(rule.code(), "SESSION_NUMBER_OUT_OF_RANGE");
+    assert_eq!(rule.field(), "number");
+    assert_eq!(event_count(&db).await, count);
+    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM command_log")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        logged, count,
+        "one log row per accepted single-event command"
+    );
+}
+
+#[tokio::test]
+async fn referral_needs_a_registered_subject_and_a_defined_programme() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    let refer = |subject: &'static str, programme: &'static str| {
+        let ws = &ws;
+        async move {
+            ws.refer(
+                "E1",
+                subject,
+                programme,
+                desist_domain::enrolment::ReferralRoute::Voluntary,
+                day(1, 3),
+                &meta(Role::ProbationOfficer),
+            )
+            .await
+            .unwrap_err()
+            .to_string()
+        }
+    };
+    assert_eq!(
+        refer("S1", "COBI/2022").await,
+        "no subject has been recorded under this id"
+    );
+    scenario::subject(&ws, "S1").await;
+    assert_eq!(
+        refer("S1", "COBI/2031").await,
+        "no programme has been recorded under this id"
+    );
+    assert_eq!(event_count(&db).await, 1);
+}
+
+#[tokio::test]
+async fn conflicts_beyond_the_retry_bound_are_reported_and_nothing_is_recorded() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::cobi_2022(&ws).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::active_enrolment(&ws, "S1", "E1").await;
+    let next = sequences(&db, "E1").await.len() as i64 + 1;
+
+    // Another writer holds the next sequence number in an open transaction.
+    let mut rival = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut rival).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         VALUES ('Enrolment', 'E1', $1, 'EnforcementActionRecorded', '1.0', $2, '{}')",
+    )
+    .bind(next)
+    .bind(json!({"EnforcementActionRecorded": {"action": "warning", "note": null, "occurred_at": "2024-02-01T12:00:00Z"}}))
+    .execute(&mut rival)
+    .await
+    .unwrap();
+
+    let impatient = CommandBus::<desist_domain::enrolment::Enrolment>::new(
+        &db.store,
+        DomainServices::fixed(common::now()),
+    )
+    .with_max_attempts(1);
+    let attempt = tokio::spawn(async move {
+        impatient
+            .execute("E1", trigger("T1"), &meta_with_id("late"))
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT").execute(&mut rival).await.unwrap();
+    let err = attempt.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, CommandError::Conflict { attempts: 1 }),
+        "{err}"
+    );
+    let logged: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM command_log WHERE command_id = 'late'")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(logged, 0);
+
+    // With retries allowed, the same command goes through on the fresh state.
+    let outcome = ws
+        .enrolments
+        .execute("E1", trigger("T1"), &meta_with_id("late"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.first_sequence, next + 1);
+}
+
+#[tokio::test]
+async fn the_feed_waits_for_an_earlier_transaction_rather_than_skipping_it() {
+    let db = TestDb::new().await;
+    let insert = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+                  VALUES ('Enrolment', $1, 1, 'Started', '1.0', $2, '{}')";
+    let payload = json!({"Started": {"occurred_at": "2024-01-16T12:00:00Z"}});
+
+    // Event N is inserted in a transaction that stays open…
+    let mut slow = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query(insert)
+        .bind("N")
+        .bind(&payload)
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    // …while event N+1 commits.
+    sqlx::query(insert)
+        .bind("N+1")
+        .bind(&payload)
+        .execute(db.store.pool())
+        .await
+        .unwrap();
+
+    let visible = read_after(db.store.pool(), FeedPosition::START, 100)
+        .await
+        .unwrap();
+    assert!(
+        visible.is_empty(),
+        "neither N nor N+1 may be read while N is in flight: {visible:?}"
+    );
+
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    let visible = common::feed_at_least(&db.store, FeedPosition::START, 2).await;
+    let ids: Vec<&str> = visible.iter().map(|e| e.aggregate_id.as_str()).collect();
+    assert_eq!(ids, ["N", "N+1"]);
+
+    // A checkpoint after N resumes at N+1.
+    let rest = read_after(db.store.pool(), visible[0].position, 100)
+        .await
+        .unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].aggregate_id, "N+1");
+}
+
+#[tokio::test]
+async fn a_version_one_event_is_read_upcast_by_aggregates_and_the_feed() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::cobi_2022(&ws).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::active_enrolment(&ws, "S1", "E1").await;
+    let next = sequences(&db, "E1").await.len() as i64 + 1;
+    // A payload as version 1.0 wrote it: no `mode`.
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         VALUES ('Enrolment', 'E1', $1, 'SessionScheduled', '1.0', $2, '{}')",
+    )
+    .bind(next)
+    .bind(json!({"SessionScheduled": {"session_id": "old", "number": 1,
+        "scheduled_at": "2024-01-23T10:00:00Z", "occurred_at": "2024-01-16T12:00:00Z"}}))
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+
+    let enrolment = ws.enrolments.load("E1").await.unwrap();
+    assert_eq!(enrolment.sessions["old"].mode, SessionMode::InPerson);
+
+    let feed = common::feed_at_least(
+        &db.store,
+        FeedPosition::START,
+        event_count(&db).await as usize,
+    )
+    .await;
+    let upcast = feed
+        .iter()
+        .find(|e| e.event_type == "SessionScheduled")
+        .expect("the old event is in the feed");
+    assert_eq!(upcast.event_version, "2.0.0");
+    assert_eq!(upcast.payload["SessionScheduled"]["mode"], "in_person");
+
+    // And a command on top of it works.
+    ws.enrolments
+        .execute(
+            "E1",
+            EnrolmentCommand::RecordAttendance {
+                session_id: "old".into(),
+                attendance: desist_domain::enrolment::Attendance::Attended,
+                occurred_at: day(1, 23),
+            },
+            &meta(Role::Therapist),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn stored_events_cannot_be_edited_or_deleted() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::subject(&ws, "S1").await;
+    let update = sqlx::query("UPDATE events SET payload = '{}'")
+        .execute(db.store.pool())
+        .await;
+    assert!(update.unwrap_err().to_string().contains("immutable"));
+    let delete = sqlx::query("DELETE FROM events")
+        .execute(db.store.pool())
+        .await;
+    assert!(delete.unwrap_err().to_string().contains("immutable"));
+    assert_eq!(event_count(&db).await, 1);
+}
+
+#[tokio::test]
+async fn migrations_run_twice_without_change() {
+    let db = TestDb::new().await;
+    db.store.migrate().await.expect("second run is a no-op");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, desist_store::MIGRATOR.iter().count());
+}
+
+#[tokio::test]
+async fn start_up_refuses_a_store_whose_events_are_ahead_of_the_transaction_counter() {
+    let db = TestDb::new().await;
+    desist_store::horizon::check_xid_horizon(db.store.pool())
+        .await
+        .expect("a fresh store is fine");
+    // What a logical restore into a new cluster looks like: stored tx far beyond the counter.
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, tx) \
+         VALUES ('Subject', 'S1', 1, 'SubjectRegistered', '1.0', '{}', '{}', '9000000000'::xid8)",
+    )
+    .execute(db.store.pool())
+    .await
+    .unwrap();
+    let err = desist_store::horizon::check_xid_horizon(db.store.pool())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("logical restore"), "{err}");
+}
+
+#[tokio::test]
+async fn a_long_open_transaction_is_reported() {
+    let db = TestDb::new().await;
+    let mut slow = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let long = desist_store::horizon::long_running_transactions(
+        db.store.pool(),
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap();
+    assert!(!long.is_empty(), "the open transaction is listed");
+    sqlx::query("ROLLBACK").execute(&mut slow).await.unwrap();
+}
