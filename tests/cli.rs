@@ -20,6 +20,28 @@ fn help_lists_the_commands() {
 }
 
 #[tokio::test]
+async fn migrate_creates_a_missing_database() {
+    let name = format!("desist_test_{}", uuid::Uuid::new_v4().simple());
+    let url = common::database_url(&name);
+    let output = desist()
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    let cleanup = common::TestDb::adopt(&name).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(cleanup.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(events, 0);
+}
+
+#[tokio::test]
 async fn migrate_can_run_twice_against_the_same_database() {
     let db = TestDb::empty().await;
     for run in 1..=2 {

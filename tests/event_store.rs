@@ -49,9 +49,7 @@ async fn event_count(db: &TestDb) -> i64 {
 async fn sixteen_concurrent_writers_on_one_enrolment_lose_nothing_and_leave_no_gaps() {
     let db = TestDb::new().await;
     let ws = Arc::new(write_side(&db));
-    scenario::cobi_2022(&ws).await;
-    scenario::subject(&ws, "S1").await;
-    scenario::active_enrolment(&ws, "S1", "E1").await;
+    scenario::s1_active_in_e1(&ws).await;
     let before = sequences(&db, "E1").await.len() as i64;
 
     const WRITERS: usize = 16;
@@ -111,9 +109,7 @@ async fn sixteen_concurrent_writers_on_one_enrolment_lose_nothing_and_leave_no_g
 async fn a_repeated_command_id_records_once_and_returns_the_original_outcome() {
     let db = TestDb::new().await;
     let ws = write_side(&db);
-    scenario::cobi_2022(&ws).await;
-    scenario::subject(&ws, "S1").await;
-    scenario::active_enrolment(&ws, "S1", "E1").await;
+    scenario::s1_active_in_e1(&ws).await;
 
     let first = ws
         .enrolments
@@ -137,9 +133,7 @@ async fn a_repeated_command_id_records_once_and_returns_the_original_outcome() {
 async fn a_command_id_sent_concurrently_records_one_set_of_events() {
     let db = TestDb::new().await;
     let ws = Arc::new(write_side(&db));
-    scenario::cobi_2022(&ws).await;
-    scenario::subject(&ws, "S1").await;
-    scenario::active_enrolment(&ws, "S1", "E1").await;
+    scenario::s1_active_in_e1(&ws).await;
     let count = event_count(&db).await;
 
     let tasks: Vec<_> = (0..8)
@@ -170,9 +164,7 @@ async fn a_command_id_sent_concurrently_records_one_set_of_events() {
 async fn a_command_id_reused_for_another_command_is_refused() {
     let db = TestDb::new().await;
     let ws = write_side(&db);
-    scenario::cobi_2022(&ws).await;
-    scenario::subject(&ws, "S1").await;
-    scenario::active_enrolment(&ws, "S1", "E1").await;
+    scenario::s1_active_in_e1(&ws).await;
     ws.enrolments
         .execute("E1", warning(), &meta_with_id("cmd-2"))
         .await
@@ -194,9 +186,7 @@ async fn a_command_id_reused_for_another_command_is_refused() {
 async fn a_rejected_command_writes_nothing() {
     let db = TestDb::new().await;
     let ws = write_side(&db);
-    scenario::cobi_2022(&ws).await;
-    scenario::subject(&ws, "S1").await;
-    scenario::active_enrolment(&ws, "S1", "E1").await;
+    scenario::s1_active_in_e1(&ws).await;
     let count = event_count(&db).await;
     let thirteenth = EnrolmentCommand::ScheduleSession {
         session_id: "s13".into(),
@@ -262,9 +252,7 @@ async fn referral_needs_a_registered_subject_and_a_defined_programme() {
 async fn conflicts_beyond_the_retry_bound_are_reported_and_nothing_is_recorded() {
     let db = TestDb::new().await;
     let ws = write_side(&db);
-    scenario::cobi_2022(&ws).await;
-    scenario::subject(&ws, "S1").await;
-    scenario::active_enrolment(&ws, "S1", "E1").await;
+    scenario::s1_active_in_e1(&ws).await;
     let next = sequences(&db, "E1").await.len() as i64 + 1;
 
     // Another writer holds the next sequence number in an open transaction.
@@ -362,9 +350,7 @@ async fn the_feed_waits_for_an_earlier_transaction_rather_than_skipping_it() {
 async fn a_version_one_event_is_read_upcast_by_aggregates_and_the_feed() {
     let db = TestDb::new().await;
     let ws = write_side(&db);
-    scenario::cobi_2022(&ws).await;
-    scenario::subject(&ws, "S1").await;
-    scenario::active_enrolment(&ws, "S1", "E1").await;
+    scenario::s1_active_in_e1(&ws).await;
     let next = sequences(&db, "E1").await.len() as i64 + 1;
     // A payload as version 1.0 wrote it: no `mode`.
     sqlx::query(

@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create or update the database schema. Safe to run again.
+    /// Create the database if needed and bring its schema up to date. Safe to run again.
     Migrate,
 }
 
@@ -31,8 +31,9 @@ pub enum Command {
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Migrate => {
-            let store =
-                Store::connect(&database_url(cli.database_url)?, DEFAULT_MAX_CONNECTIONS).await?;
+            let url = database_url(cli.database_url)?;
+            Store::create_database_if_missing(&url).await?;
+            let store = Store::connect(&url, DEFAULT_MAX_CONNECTIONS).await?;
             store.migrate().await?;
             desist_store::horizon::check_xid_horizon(store.pool()).await?;
             println!("database is up to date");

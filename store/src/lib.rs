@@ -42,6 +42,15 @@ impl Store {
         Ok(Self { pool })
     }
 
+    /// Creates the database named in `url` if the server does not have it yet.
+    pub async fn create_database_if_missing(url: &str) -> Result<(), StoreError> {
+        use sqlx::migrate::MigrateDatabase;
+        if !sqlx::Postgres::database_exists(url).await? {
+            sqlx::Postgres::create_database(url).await?;
+        }
+        Ok(())
+    }
+
     pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }
     }

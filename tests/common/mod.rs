@@ -46,6 +46,19 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Takes charge of a database something else created, so it is dropped after the test.
+    pub async fn adopt(name: &str) -> Self {
+        let url = database_url(name);
+        let store = Store::connect(&url, 5).await.expect("connect adopted db");
+        Self {
+            name: name.to_string(),
+            url,
+            store,
+        }
+    }
+}
+
 pub fn database_url(name: &str) -> String {
     let server = server_url();
     let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);

@@ -79,3 +79,10 @@ pub async fn active_enrolment(ws: &WriteSide, subject_id: &str, enrolment_id: &s
             .expect("lifecycle step");
     }
 }
+
+/// The usual starting point: COBI/2022 defined, subject S1 registered, enrolment E1 active.
+pub async fn s1_active_in_e1(ws: &WriteSide) {
+    cobi_2022(ws).await;
+    subject(ws, "S1").await;
+    active_enrolment(ws, "S1", "E1").await;
+}
