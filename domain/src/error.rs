@@ -137,7 +137,7 @@ impl DomainError {
         }
     }
 
-    /// The input field the rule is about, in the API's camel-free snake case.
+    /// The input field the rule is about, named as in the command (snake_case).
     pub fn field(&self) -> &'static str {
         match self {
             Self::InFuture { field, .. }

@@ -986,3 +986,165 @@ fn enforcement_actions_are_recorded_once_the_course_has_started() {
         }
     );
 }
+
+// --- remaining rejections -------------------------------------------------------------------
+
+#[test]
+fn pausing_needs_a_running_course_and_completion_an_active_one() {
+    assert_eq!(
+        error_of(
+            paused(),
+            EnrolmentCommand::Pause {
+                reason: None,
+                occurred_at: at(2, 2)
+            }
+        ),
+        DomainError::EnrolmentStatus {
+            action: "pause",
+            status: "paused"
+        }
+    );
+    assert_eq!(
+        error_of(
+            paused(),
+            EnrolmentCommand::Complete {
+                occurred_at: at(4, 20)
+            }
+        ),
+        DomainError::EnrolmentStatus {
+            action: "complete",
+            status: "paused"
+        }
+    );
+}
+
+#[test]
+fn a_session_id_must_not_be_blank() {
+    assert_eq!(error_of(active(), schedule(" ", 1)).field(), "session_id");
+}
+
+#[test]
+fn only_a_session_waiting_to_be_held_can_be_rescheduled() {
+    let mut cancelled = with_session();
+    cancelled.push(EnrolmentEvent::SessionCancelled {
+        session_id: "s1".into(),
+        by: CancelledBy::Provider,
+        reason: Sealed::plain("room"),
+        occurred_at: at(1, 15),
+    });
+    let reschedule = |new_id: &str| EnrolmentCommand::RescheduleSession {
+        session_id: "s1".into(),
+        new_session_id: new_id.into(),
+        scheduled_at: at(1, 20),
+        occurred_at: at(1, 15),
+    };
+    assert_eq!(
+        error_of(cancelled, reschedule("s1b")),
+        DomainError::SessionNotOpen {
+            session_id: "s1".into(),
+            how: "cancelled"
+        }
+    );
+    assert_eq!(
+        error_of(with_session(), reschedule("s1")),
+        DomainError::AlreadyRecorded { what: "session id" }
+    );
+    // Moving a session is allowed during a pause.
+    let mut paused_with_session = with_session();
+    paused_with_session.push(EnrolmentEvent::Paused {
+        reason: None,
+        occurred_at: at(1, 15),
+    });
+    assert_eq!(accepts(paused_with_session, reschedule("s1b")).len(), 1);
+}
+
+#[test]
+fn resolving_an_absence_of_an_unknown_session_is_refused() {
+    assert_eq!(
+        error_of(active(), resolve(AbsenceResolution::Unacceptable)),
+        DomainError::UnknownSession {
+            session_id: "s1".into()
+        }
+    );
+}
+
+#[test]
+fn skills_practised_must_not_contain_blank_entries() {
+    let err = error_of(
+        with_attendance(Attendance::Attended),
+        EnrolmentCommand::RecordSessionContent {
+            session_id: "s1".into(),
+            content: SessionContent {
+                modules_covered: vec![],
+                skills_practised: vec!["".into()],
+                homework_set: None,
+                diary_card_reviewed: false,
+                engagement: None,
+                notes: None,
+            },
+            occurred_at: at(1, 16),
+        },
+    );
+    assert_eq!(err.field(), "skills_practised");
+}
+
+#[test]
+fn a_concern_must_name_a_known_session() {
+    let err = error_of(
+        active(),
+        EnrolmentCommand::RaiseConcern {
+            concern_id: "K1".into(),
+            session_id: "s9".into(),
+            kind: ConcernKind::Behaviour,
+            text: Sealed::plain("x"),
+            notify_probation: true,
+            occurred_at: at(1, 16),
+        },
+    );
+    assert_eq!(
+        err,
+        DomainError::UnknownSession {
+            session_id: "s9".into()
+        }
+    );
+}
+
+#[test]
+fn a_chain_analysis_needs_a_prompting_event_and_a_known_session() {
+    let mut no_trigger = chain();
+    no_trigger.prompting_event = Sealed::plain("");
+    let command = |session: &str, chain| EnrolmentCommand::RecordChainAnalysis {
+        chain_id: "CA1".into(),
+        session_id: Some(session.into()),
+        chain,
+        occurred_at: at(1, 16),
+    };
+    assert_eq!(
+        error_of(with_session(), command("s1", no_trigger)).field(),
+        "prompting_event"
+    );
+    assert_eq!(
+        error_of(with_session(), command("s9", chain())),
+        DomainError::UnknownSession {
+            session_id: "s9".into()
+        }
+    );
+}
+
+#[test]
+fn a_trigger_is_identified_only_while_the_course_runs_and_needs_a_description() {
+    let identify = |text: &str| EnrolmentCommand::IdentifyTrigger {
+        trigger_id: "T1".into(),
+        category: TriggerCategory::Grievance,
+        description: Sealed::plain(text),
+        occurred_at: at(2, 2),
+    };
+    assert_eq!(error_of(active(), identify("")).field(), "description");
+    assert_eq!(
+        error_of(paused(), identify("x")),
+        DomainError::EnrolmentStatus {
+            action: "identify a trigger",
+            status: "paused"
+        }
+    );
+}

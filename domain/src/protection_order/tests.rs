@@ -572,3 +572,101 @@ fn the_minimum_term_of_a_full_order_made_on_the_29th_of_february_ends_on_the_28t
         }
     );
 }
+
+#[test]
+fn an_order_names_its_subject_and_conditions_end_after_they_start() {
+    let with = |subject: &str, until| OrderCommand::MakeOrder {
+        subject_id: subject.into(),
+        kind: OrderKind::Full,
+        ends_on: None,
+        conditions: vec![ConditionTerms {
+            until,
+            ..no_contact("C1", date(2023, 12, 5))
+        }],
+        occurred_at: at(2023, 12, 1),
+    };
+    assert_eq!(error_of(vec![], with("", None)).field(), "subject_id");
+    let err = error_of(vec![], with("S0001", Some(date(2023, 12, 4))));
+    assert_eq!(err.code(), "OUT_OF_ORDER");
+    assert_eq!(err.field(), "until");
+}
+
+#[test]
+fn an_order_until_further_order_cannot_be_renewed() {
+    let mut indefinite = made();
+    indefinite[0] = OrderEvent::OrderMade {
+        subject_id: "S0001".into(),
+        kind: OrderKind::Full,
+        ends_on: None,
+        occurred_at: at(2023, 12, 1),
+    };
+    let err = error_of(
+        indefinite,
+        OrderCommand::RenewOrder {
+            ends_on: None,
+            occurred_at: at(2024, 5, 1),
+        },
+    );
+    assert_eq!(err.field(), "ends_on");
+}
+
+#[test]
+fn an_expired_order_cannot_be_varied_or_discharged() {
+    let mut interim = made();
+    interim[0] = OrderEvent::OrderMade {
+        subject_id: "S0001".into(),
+        kind: OrderKind::Interim,
+        ends_on: Some(date(2024, 1, 31)),
+        occurred_at: at(2023, 12, 1),
+    };
+    // In force on its end date, not the day after.
+    assert_eq!(
+        framework()
+            .given(interim.clone())
+            .when(OrderCommand::DischargeOrder {
+                occurred_at: at(2024, 1, 31)
+            })
+            .inspect_result()
+            .map(|events| events.len()),
+        Ok(1)
+    );
+    assert_eq!(
+        error_of(
+            interim.clone(),
+            OrderCommand::DischargeOrder {
+                occurred_at: at(2024, 2, 1)
+            }
+        ),
+        DomainError::OrderNotInForce {
+            date: date(2024, 2, 1)
+        }
+    );
+    assert_eq!(
+        error_of(
+            interim,
+            OrderCommand::VaryOrder {
+                changes: vec![ConditionChange::Remove {
+                    condition_id: "C1".into()
+                }],
+                occurred_at: at(2024, 2, 1)
+            }
+        )
+        .code(),
+        "ORDER_NOT_IN_FORCE"
+    );
+}
+
+#[test]
+fn a_breach_needs_an_id() {
+    let err = error_of(
+        served(),
+        OrderCommand::ReportBreach {
+            breach_id: " ".into(),
+            condition_id: "C1".into(),
+            occurred_on: date(2024, 3, 1),
+            description: None,
+            occurred_at: at(2024, 3, 2),
+        },
+    );
+    assert_eq!(err.field(), "breach_id");
+}

@@ -283,3 +283,54 @@ fn an_offence_dated_in_the_future_is_refused() {
     );
     assert_eq!(err.code(), "IN_FUTURE");
 }
+
+#[test]
+fn a_correction_needs_a_registered_subject_and_valid_values() {
+    let correct = |birth_year| SubjectCommand::CorrectDemographics {
+        corrected: Demographics {
+            birth_year,
+            ..sussex_man()
+        },
+        reason: Sealed::plain("checked the PNC printout"),
+        occurred_at: day(2024, 2, 1),
+    };
+    assert_eq!(
+        error_of(vec![], correct(1985)),
+        DomainError::NotRecorded { what: "subject" }
+    );
+    assert_eq!(
+        error_of(vec![registered()], correct(1850)).field(),
+        "birth_year"
+    );
+}
+
+#[test]
+fn a_risk_assessment_needs_its_tool_version() {
+    let err = error_of(
+        vec![registered()],
+        SubjectCommand::RecordRiskAssessment {
+            assessment: srp(),
+            tool_version: " ".into(),
+            assessor: "psy-01".into(),
+            occurred_at: day(2024, 1, 8),
+        },
+    );
+    assert_eq!(err.field(), "tool_version");
+}
+
+#[test]
+fn an_offence_needs_a_registered_subject_and_an_id() {
+    let record = |id: &str| SubjectCommand::RecordOffence {
+        offence_id: id.into(),
+        category: OffenceCategory::Other,
+        occurred_at: day(2024, 3, 1),
+    };
+    assert_eq!(
+        error_of(vec![], record("F1")),
+        DomainError::NotRecorded { what: "subject" }
+    );
+    assert_eq!(
+        error_of(vec![registered()], record("")).field(),
+        "offence_id"
+    );
+}
