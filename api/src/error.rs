@@ -10,4 +10,7 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// Input that was refused whole; each line names where and why.
+    #[error("{} problem(s); nothing was written:\n{}", .0.len(), .0.join("\n"))]
+    Invalid(Vec<String>),
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod import;
 pub mod write;
 
 pub use error::Error;

@@ -204,3 +204,16 @@ fn backoff(attempt: u32) -> Duration {
     let millis = rand::rng().random_range(0..=cap.as_millis() as u64);
     Duration::from_millis(millis)
 }
+
+/// Which of `command_ids` have been recorded.
+pub async fn recorded_command_ids(
+    store: &Store,
+    command_ids: &[String],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT command_id FROM command_log WHERE command_id = ANY($1)")
+            .bind(command_ids)
+            .fetch_all(store.pool())
+            .await?;
+    Ok(ids.into_iter().collect())
+}

@@ -137,3 +137,28 @@ pub async fn feed_at_least(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// A file from `../shared/fixtures`, beside the repository.
+pub fn fixture_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+pub fn fixture(name: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(fixture_path(name))
+        .unwrap_or_else(|e| panic!("fixture {name}: {e}"));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// Today, as far as imports of the fixtures are concerned (they end in 2025).
+pub fn import_services() -> DomainServices {
+    DomainServices::fixed(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
+}
+
+pub async fn count_events(store: &Store) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(store.pool())
+        .await
+        .expect("count events")
+}

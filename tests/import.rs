@@ -1,0 +1,121 @@
+//! `desist import`: timelines come in through the ordinary commands, all or nothing.
+
+mod common;
+
+use common::{count_events, fixture, fixture_path, import_services, TestDb};
+use desist_api::import::{import, ImportError};
+
+#[tokio::test]
+async fn the_pilot_fixture_imports_and_a_second_import_adds_nothing() {
+    let db = TestDb::new().await;
+    let document = fixture("pilot-small.json");
+    let first = import(&db.store, import_services(), &document, "test", false)
+        .await
+        .expect("the fixture is valid");
+    assert!(first.recorded > 3000, "{first:?}");
+    assert_eq!(first.already_recorded, 0);
+    let events = count_events(&db.store).await;
+    assert!(events >= first.recorded as i64);
+
+    let second = import(&db.store, import_services(), &document, "test", false)
+        .await
+        .unwrap();
+    assert_eq!(second.recorded, 0);
+    assert_eq!(second.already_recorded, first.commands);
+    assert_eq!(count_events(&db.store).await, events);
+
+    let subjects: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT aggregate_id) FROM events WHERE aggregate_type = 'Subject'",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(subjects, 120);
+}
+
+fn broken_fixture() -> serde_json::Value {
+    let mut document = fixture("pilot-small.json");
+    let subjects = document["subjects"].as_array_mut().unwrap();
+    subjects[3]["enrolments"][0]["sessions"][5]["outcome"] = "atended".into();
+    subjects[4]["birth_year"] = "nineteen-eighty".into();
+    subjects[5]["orders"][0]["breaches"] = serde_json::json!([{
+        "ref": "B9", "condition": "C1", "occurred": "2030-01-01", "reported": "2030-01-02"
+    }]);
+    let referred = subjects[6]["enrolments"][0]["referred"].clone();
+    subjects[6]["enrolments"][0]["end"] =
+        serde_json::json!({"kind": "completed", "date": referred});
+    subjects[7]["enrolments"][0]["programme"] = "COBI/1999".into();
+    document
+}
+
+#[tokio::test]
+async fn an_invalid_timeline_lists_every_problem_by_path_and_writes_nothing() {
+    let db = TestDb::new().await;
+    let err = import(
+        &db.store,
+        import_services(),
+        &broken_fixture(),
+        "test",
+        false,
+    )
+    .await
+    .unwrap_err();
+    let ImportError::Invalid(problems) = err else {
+        panic!("expected problems, got {err}");
+    };
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    let expect = [
+        "subjects[3].enrolments[0].sessions[5].outcome: unknown value \"atended\"",
+        "subjects[4].birth_year: must be a whole number",
+        "subjects[5].orders[0].breaches[0]: occurred_at is 2030-01-02",
+        "subjects[6].enrolments[0].end: ",
+        "subjects[7].enrolments[0].programme: programme \"COBI/1999\" is not defined",
+    ];
+    for expected in expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(expected)),
+            "missing {expected:?} in {lines:#?}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("TOO_FEW_SESSIONS_TO_COMPLETE") || l.contains("ENROLMENT_STATUS")),
+        "{lines:#?}"
+    );
+    assert_eq!(count_events(&db.store).await, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn the_import_command_prints_each_problem_and_fails() {
+    let db = TestDb::new().await;
+    let file = std::env::temp_dir().join(format!("{}.json", db.name));
+    std::fs::write(&file, broken_fixture().to_string()).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_desist"))
+        .args(["import", file.to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("subjects[3].enrolments[0].sessions[5].outcome: unknown value \"atended\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(count_events(&db.store).await, 0);
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_desist"))
+        .args(["import", fixture_path("pilot-small.json").to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("commands recorded"));
+}
