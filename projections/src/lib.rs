@@ -1,4 +1,25 @@
-//! Desist's read side. Projection runners that tail `desist_store::feed` in commit-safe order,
-//! the progress, compliance and outcome views, and the outcome statistics arrive here next
-//! (see docs/architecture.md, "Read side"). The crate exists now so that the dependency
-//! direction `api → projections → store → domain` is fixed from the start.
+//! Desist's read side.
+//!
+//! - [`runner`]: a projection runner tails the global feed (`desist_store::feed`) in commit-safe
+//!   order and applies each batch and its checkpoint in one transaction: every event affects a
+//!   view exactly once, and a crash loses nothing.
+//! - [`registry`]: projection generations — blue/green rebuilds behind stable SQL view names.
+//! - [`progress`], [`compliance`], [`outcomes`]: the three projections and their tables.
+//! - [`measures`]: the rules behind every number (compliance status, outcome statistics,
+//!   disclosure control) as pure functions over facts.
+//! - [`queries`]: loads the facts from the views and applies the measures.
+
+pub mod compliance;
+pub mod decode;
+pub mod error;
+pub mod measures;
+pub mod outcomes;
+pub mod progress;
+pub mod projection;
+pub mod queries;
+pub mod registry;
+pub mod runner;
+
+pub use error::ProjectionError;
+pub use projection::{Generation, Projection};
+pub use runner::{Runner, RunnerOptions};

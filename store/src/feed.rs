@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use desist_domain::upcasting::upcast;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 
 use crate::StoreError;
 
@@ -61,8 +61,8 @@ type FeedRow = (
 );
 
 /// Up to `limit` events after `after`, in feed order, from the finished part of the log only.
-pub async fn read_after(
-    pool: &PgPool,
+pub async fn read_after<'c>(
+    executor: impl PgExecutor<'c>,
     after: FeedPosition,
     limit: i64,
 ) -> Result<Vec<FeedEvent>, StoreError> {
@@ -78,7 +78,7 @@ pub async fn read_after(
     .bind(after.tx.to_string())
     .bind(after.global_position)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     Ok(rows.into_iter().map(feed_event).collect())
 }
@@ -113,4 +113,20 @@ fn feed_event(row: FeedRow) -> FeedEvent {
         metadata,
         recorded_at,
     }
+}
+
+/// Whether any committed or in-flight event lies beyond `position` (in feed order), whether or
+/// not the horizon lets it be read yet.
+pub async fn has_events_after<'c>(
+    executor: impl PgExecutor<'c>,
+    position: FeedPosition,
+) -> Result<bool, StoreError> {
+    let more: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE (tx, global_position) > ($1::text::xid8, $2))",
+    )
+    .bind(position.tx.to_string())
+    .bind(position.global_position)
+    .fetch_one(executor)
+    .await?;
+    Ok(more)
 }

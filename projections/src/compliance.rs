@@ -1,0 +1,531 @@
+//! The compliance projection: the dated facts behind a subject's compliance status, so that the
+//! status can be computed for any as-of date (`measures::compliance`).
+
+use desist_domain::enrolment::{
+    AbsenceResolution, Attendance, CancelledBy, EnrolmentEvent, EnrolmentStatus,
+};
+use desist_domain::protection_order::{AppealOutcome, NotificationKind, OrderEvent};
+use desist_domain::subject::{RiskAssessment, SubjectEvent};
+use desist_store::FeedEvent;
+use sqlx::PgConnection;
+
+use crate::decode::Decoded;
+use crate::projection::name_of;
+use crate::{Generation, Projection};
+
+pub struct ComplianceProjection;
+
+impl Projection for ComplianceProjection {
+    const NAME: &'static str = "compliance";
+    const TABLES: &'static [&'static str] = &[
+        "compliance_subjects",
+        "compliance_enrolments",
+        "compliance_pauses",
+        "compliance_sessions",
+        "compliance_enforcement",
+        "compliance_orders",
+        "compliance_breaches",
+        "compliance_concerns",
+        "compliance_risk",
+    ];
+    const SCHEMA: &'static [&'static str] = &[
+        "CREATE TABLE compliance_subjects{g} (
+            subject_id text PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL)",
+        "CREATE TABLE compliance_enrolments{g} (
+            enrolment_id text PRIMARY KEY, subject_id text NOT NULL, practitioner text,
+            status text NOT NULL, started_on date, ended_on date, end_kind text)",
+        "CREATE INDEX ON compliance_enrolments{g} (subject_id)",
+        "CREATE TABLE compliance_pauses{g} (
+            enrolment_id text NOT NULL, global_position bigint PRIMARY KEY,
+            paused_on date NOT NULL, resumed_on date)",
+        "CREATE INDEX ON compliance_pauses{g} (enrolment_id)",
+        "CREATE TABLE compliance_sessions{g} (
+            enrolment_id text NOT NULL, session_id text NOT NULL, number integer NOT NULL,
+            held_at timestamptz NOT NULL,
+            -- scheduled | attended | late | sent_home | absent | provider_cancelled | rescheduled
+            state text NOT NULL,
+            -- provisional | acceptable | unacceptable, for absences
+            absence text, absence_resolved_on date,
+            PRIMARY KEY (enrolment_id, session_id))",
+        "CREATE TABLE compliance_enforcement{g} (
+            global_position bigint PRIMARY KEY, enrolment_id text NOT NULL,
+            action_on date NOT NULL, action text NOT NULL)",
+        "CREATE INDEX ON compliance_enforcement{g} (enrolment_id)",
+        "CREATE TABLE compliance_orders{g} (
+            order_id text PRIMARY KEY, subject_id text NOT NULL, kind text NOT NULL,
+            made_on date NOT NULL, ends_on date, served_on date, discharged_on date,
+            initial_notification_on date)",
+        "CREATE INDEX ON compliance_orders{g} (subject_id)",
+        "CREATE TABLE compliance_breaches{g} (
+            order_id text NOT NULL, breach_id text NOT NULL, condition_id text NOT NULL,
+            occurred_on date NOT NULL, reported_on date NOT NULL,
+            first_outcome_on date, decision text,
+            PRIMARY KEY (order_id, breach_id))",
+        "CREATE TABLE compliance_concerns{g} (
+            enrolment_id text NOT NULL, concern_id text NOT NULL, raised_at timestamptz NOT NULL,
+            kind text NOT NULL, notify_probation boolean NOT NULL, acknowledged_on date,
+            PRIMARY KEY (enrolment_id, concern_id))",
+        "CREATE TABLE compliance_risk{g} (
+            global_position bigint PRIMARY KEY, subject_id text NOT NULL,
+            assessed_on date NOT NULL, stalker_type text NOT NULL, violence text NOT NULL,
+            persistence text NOT NULL, recurrence text NOT NULL,
+            psychosocial_damage text NOT NULL)",
+        "CREATE INDEX ON compliance_risk{g} (subject_id)",
+    ];
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        g: Generation,
+        event: &Decoded,
+        feed: &FeedEvent,
+    ) -> Result<(), sqlx::Error> {
+        let id = feed.aggregate_id.as_str();
+        match event {
+            Decoded::Subject(e) => subject(conn, g, id, e, feed).await,
+            Decoded::Enrolment(e) => enrolment(conn, g, id, e, feed).await,
+            Decoded::Order(e) => order(conn, g, id, e).await,
+            Decoded::Programme(_) => Ok(()),
+        }
+    }
+}
+
+async fn subject(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    event: &SubjectEvent,
+    feed: &FeedEvent,
+) -> Result<(), sqlx::Error> {
+    match event {
+        SubjectEvent::SubjectRegistered {
+            demographics: d, ..
+        }
+        | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_subjects{g} (subject_id, area, birth_year) VALUES ($1, $2, $3)
+                 ON CONFLICT (subject_id) DO UPDATE SET area = $2, birth_year = $3",
+            ))
+            .bind(id)
+            .bind(&d.area)
+            .bind(d.birth_year)
+            .execute(conn)
+            .await?;
+        }
+        SubjectEvent::RiskAssessed {
+            assessment:
+                RiskAssessment::Srp {
+                    stalker_type,
+                    ratings,
+                },
+            occurred_at,
+            ..
+        } => {
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_risk{g} (global_position, subject_id, assessed_on,
+                    stalker_type, violence, persistence, recurrence, psychosocial_damage)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ))
+            .bind(feed.position.global_position)
+            .bind(id)
+            .bind(occurred_at.date_naive())
+            .bind(name_of(stalker_type))
+            .bind(name_of(&ratings.violence))
+            .bind(name_of(&ratings.persistence))
+            .bind(name_of(&ratings.recurrence))
+            .bind(name_of(&ratings.psychosocial_damage))
+            .execute(conn)
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn set_status(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    status: EnrolmentStatus,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&g.sql("UPDATE compliance_enrolments{g} SET status = $2 WHERE enrolment_id = $1"))
+        .bind(id)
+        .bind(name_of(&status))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn set_session(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    session_id: &str,
+    state: &str,
+    absence: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&g.sql(
+        "UPDATE compliance_sessions{g} SET state = $3, absence = $4, absence_resolved_on = NULL
+          WHERE enrolment_id = $1 AND session_id = $2",
+    ))
+    .bind(id)
+    .bind(session_id)
+    .bind(state)
+    .bind(absence)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn attendance_state(attendance: Attendance) -> (String, Option<&'static str>) {
+    let absence = (attendance == Attendance::Absent).then_some("provisional");
+    (name_of(&attendance), absence)
+}
+
+async fn enrolment(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    event: &EnrolmentEvent,
+    feed: &FeedEvent,
+) -> Result<(), sqlx::Error> {
+    use EnrolmentEvent as E;
+    match event {
+        E::Referred { subject_id, .. } => {
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_enrolments{g} (enrolment_id, subject_id, status)
+                 VALUES ($1, $2, 'referred')",
+            ))
+            .bind(id)
+            .bind(subject_id)
+            .execute(conn)
+            .await?;
+        }
+        E::SuitabilityAssessed { suitable, .. } => {
+            let status = if *suitable {
+                EnrolmentStatus::Assessed
+            } else {
+                EnrolmentStatus::Closed
+            };
+            set_status(conn, g, id, status).await?;
+        }
+        E::Allocated { practitioner, .. } => {
+            sqlx::query(&g.sql(
+                "UPDATE compliance_enrolments{g} SET status = 'allocated', practitioner = $2
+                  WHERE enrolment_id = $1",
+            ))
+            .bind(id)
+            .bind(practitioner)
+            .execute(conn)
+            .await?;
+        }
+        E::Started { occurred_at } => {
+            sqlx::query(&g.sql(
+                "UPDATE compliance_enrolments{g} SET status = 'active', started_on = $2
+                  WHERE enrolment_id = $1",
+            ))
+            .bind(id)
+            .bind(occurred_at.date_naive())
+            .execute(conn)
+            .await?;
+        }
+        E::Paused { occurred_at, .. } => {
+            set_status(conn, g, id, EnrolmentStatus::Paused).await?;
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_pauses{g} (enrolment_id, global_position, paused_on)
+                 VALUES ($1, $2, $3)",
+            ))
+            .bind(id)
+            .bind(feed.position.global_position)
+            .bind(occurred_at.date_naive())
+            .execute(conn)
+            .await?;
+        }
+        E::Resumed { occurred_at } => {
+            set_status(conn, g, id, EnrolmentStatus::Active).await?;
+            sqlx::query(&g.sql(
+                "UPDATE compliance_pauses{g} SET resumed_on = $2
+                  WHERE enrolment_id = $1 AND resumed_on IS NULL",
+            ))
+            .bind(id)
+            .bind(occurred_at.date_naive())
+            .execute(conn)
+            .await?;
+        }
+        E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
+            let kind = if matches!(event, E::Completed { .. }) {
+                EnrolmentStatus::Completed
+            } else {
+                EnrolmentStatus::Withdrawn
+            };
+            sqlx::query(&g.sql(
+                "UPDATE compliance_enrolments{g} SET status = $2, end_kind = $2, ended_on = $3
+                  WHERE enrolment_id = $1",
+            ))
+            .bind(id)
+            .bind(name_of(&kind))
+            .bind(occurred_at.date_naive())
+            .execute(conn)
+            .await?;
+        }
+        E::SessionScheduled {
+            session_id,
+            number,
+            scheduled_at,
+            ..
+        } => {
+            insert_session(conn, g, id, session_id, *number, *scheduled_at).await?;
+        }
+        E::SessionRescheduled {
+            session_id,
+            new_session_id,
+            scheduled_at,
+            ..
+        } => {
+            set_session(conn, g, id, session_id, "rescheduled", None).await?;
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_sessions{g} (enrolment_id, session_id, number, held_at, state)
+                 SELECT enrolment_id, $3, number, $4, 'scheduled' FROM compliance_sessions{g}
+                  WHERE enrolment_id = $1 AND session_id = $2",
+            ))
+            .bind(id)
+            .bind(session_id)
+            .bind(new_session_id)
+            .bind(scheduled_at)
+            .execute(conn)
+            .await?;
+        }
+        E::SessionCancelled { session_id, by, .. } => match by {
+            CancelledBy::Provider => {
+                set_session(conn, g, id, session_id, "provider_cancelled", None).await?
+            }
+            CancelledBy::Participant => {
+                set_session(conn, g, id, session_id, "absent", Some("provisional")).await?
+            }
+        },
+        E::AttendanceRecorded {
+            session_id,
+            attendance,
+            ..
+        }
+        | E::AttendanceCorrected {
+            session_id,
+            corrected: attendance,
+            ..
+        } => {
+            let (state, absence) = attendance_state(*attendance);
+            set_session(conn, g, id, session_id, &state, absence).await?;
+        }
+        E::AbsenceResolved {
+            session_id,
+            resolution,
+            occurred_at,
+        } => {
+            let absence = match resolution {
+                AbsenceResolution::Acceptable { .. } => "acceptable",
+                AbsenceResolution::Unacceptable => "unacceptable",
+            };
+            sqlx::query(&g.sql(
+                "UPDATE compliance_sessions{g} SET absence = $3, absence_resolved_on = $4
+                  WHERE enrolment_id = $1 AND session_id = $2",
+            ))
+            .bind(id)
+            .bind(session_id)
+            .bind(absence)
+            .bind(occurred_at.date_naive())
+            .execute(conn)
+            .await?;
+        }
+        E::ConcernRaised {
+            concern_id,
+            kind,
+            notify_probation,
+            occurred_at,
+            ..
+        } => {
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_concerns{g}
+                    (enrolment_id, concern_id, raised_at, kind, notify_probation)
+                 VALUES ($1, $2, $3, $4, $5)",
+            ))
+            .bind(id)
+            .bind(concern_id)
+            .bind(occurred_at)
+            .bind(name_of(kind))
+            .bind(notify_probation)
+            .execute(conn)
+            .await?;
+        }
+        E::ConcernAcknowledged {
+            concern_id,
+            occurred_at,
+        } => {
+            sqlx::query(&g.sql(
+                "UPDATE compliance_concerns{g} SET acknowledged_on = $3
+                  WHERE enrolment_id = $1 AND concern_id = $2",
+            ))
+            .bind(id)
+            .bind(concern_id)
+            .bind(occurred_at.date_naive())
+            .execute(conn)
+            .await?;
+        }
+        E::EnforcementActionRecorded {
+            action,
+            occurred_at,
+            ..
+        } => {
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_enforcement{g} (global_position, enrolment_id, action_on, action)
+                 VALUES ($1, $2, $3, $4)",
+            ))
+            .bind(feed.position.global_position)
+            .bind(id)
+            .bind(occurred_at.date_naive())
+            .bind(name_of(action))
+            .execute(conn)
+            .await?;
+        }
+        E::SessionContentRecorded { .. }
+        | E::ChainAnalysisRecorded { .. }
+        | E::TriggerIdentified { .. }
+        | E::CopingPlanRecorded { .. } => {}
+    }
+    Ok(())
+}
+
+async fn insert_session(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    session_id: &str,
+    number: u16,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&g.sql(
+        "INSERT INTO compliance_sessions{g} (enrolment_id, session_id, number, held_at, state)
+         VALUES ($1, $2, $3, $4, 'scheduled')",
+    ))
+    .bind(id)
+    .bind(session_id)
+    .bind(i32::from(number))
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn order(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    event: &OrderEvent,
+) -> Result<(), sqlx::Error> {
+    use OrderEvent as E;
+    let set = |column: &str| {
+        g.sql(&format!(
+            "UPDATE compliance_orders{{g}} SET {column} = $2 WHERE order_id = $1"
+        ))
+    };
+    match event {
+        E::OrderMade {
+            subject_id,
+            kind,
+            ends_on,
+            occurred_at,
+        } => {
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_orders{g} (order_id, subject_id, kind, made_on, ends_on)
+                 VALUES ($1, $2, $3, $4, $5)",
+            ))
+            .bind(id)
+            .bind(subject_id)
+            .bind(name_of(kind))
+            .bind(occurred_at.date_naive())
+            .bind(ends_on)
+            .execute(conn)
+            .await?;
+        }
+        E::OrderServed { occurred_at } => {
+            sqlx::query(&set("served_on"))
+                .bind(id)
+                .bind(occurred_at.date_naive())
+                .execute(conn)
+                .await?;
+        }
+        E::NotificationGiven {
+            kind: NotificationKind::Initial,
+            occurred_at,
+        } => {
+            sqlx::query(&set("initial_notification_on"))
+                .bind(id)
+                .bind(occurred_at.date_naive())
+                .execute(conn)
+                .await?;
+        }
+        E::OrderRenewed { ends_on, .. } => {
+            sqlx::query(&set("ends_on"))
+                .bind(id)
+                .bind(ends_on)
+                .execute(conn)
+                .await?;
+        }
+        E::OrderDischarged { occurred_at }
+        | E::AppealDetermined {
+            outcome: AppealOutcome::Allowed,
+            occurred_at,
+        } => {
+            sqlx::query(&set("discharged_on"))
+                .bind(id)
+                .bind(occurred_at.date_naive())
+                .execute(conn)
+                .await?;
+        }
+        E::BreachReported {
+            breach_id,
+            condition_id,
+            occurred_on,
+            occurred_at,
+            ..
+        } => {
+            sqlx::query(&g.sql(
+                "INSERT INTO compliance_breaches{g}
+                    (order_id, breach_id, condition_id, occurred_on, reported_on)
+                 VALUES ($1, $2, $3, $4, $5)",
+            ))
+            .bind(id)
+            .bind(breach_id)
+            .bind(condition_id)
+            .bind(occurred_on)
+            .bind(occurred_at.date_naive())
+            .execute(conn)
+            .await?;
+        }
+        E::BreachOutcomeRecorded {
+            breach_id,
+            decision,
+            occurred_at,
+            ..
+        } => {
+            sqlx::query(&g.sql(
+                "UPDATE compliance_breaches{g}
+                    SET first_outcome_on = coalesce(first_outcome_on, $3), decision = $4
+                  WHERE order_id = $1 AND breach_id = $2",
+            ))
+            .bind(id)
+            .bind(breach_id)
+            .bind(occurred_at.date_naive())
+            .bind(name_of(decision))
+            .execute(conn)
+            .await?;
+        }
+        E::NotificationGiven { .. }
+        | E::ConditionImposed { .. }
+        | E::OrderVaried { .. }
+        | E::ConditionChanged { .. }
+        | E::ConditionRemoved { .. }
+        | E::AppealDetermined { .. }
+        | E::BreachAssessed { .. } => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! Feed events read back as the domain's event types.
+
+use desist_domain::enrolment::EnrolmentEvent;
+use desist_domain::programme::ProgrammeEvent;
+use desist_domain::protection_order::OrderEvent;
+use desist_domain::subject::SubjectEvent;
+use desist_store::FeedEvent;
+
+/// A domain event of any aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decoded {
+    Programme(ProgrammeEvent),
+    Subject(SubjectEvent),
+    Enrolment(EnrolmentEvent),
+    Order(OrderEvent),
+}
+
+/// Decodes a feed event's payload by its aggregate type.
+pub fn decode(event: &FeedEvent) -> Result<Decoded, String> {
+    let payload = event.payload.clone();
+    let decoded = match event.aggregate_type.as_str() {
+        "Programme" => serde_json::from_value(payload).map(Decoded::Programme),
+        "Subject" => serde_json::from_value(payload).map(Decoded::Subject),
+        "Enrolment" => serde_json::from_value(payload).map(Decoded::Enrolment),
+        "ProtectionOrder" => serde_json::from_value(payload).map(Decoded::Order),
+        other => return Err(format!("unknown aggregate type {other:?}")),
+    };
+    decoded.map_err(|e| format!("payload does not decode: {e}"))
+}

@@ -1,0 +1,389 @@
+//! The progress projection: where each course stands now, for the therapist's caseload.
+
+use desist_domain::enrolment::{
+    AbsenceResolution, Attendance, CancelledBy, EnrolmentEvent, EnrolmentStatus,
+};
+use desist_domain::subject::{RiskAssessment, SubjectEvent};
+use desist_store::FeedEvent;
+use sqlx::PgConnection;
+
+use crate::decode::Decoded;
+use crate::projection::name_of;
+use crate::{Generation, Projection};
+
+pub struct ProgressProjection;
+
+impl Projection for ProgressProjection {
+    const NAME: &'static str = "progress";
+    const TABLES: &'static [&'static str] = &[
+        "progress",
+        "progress_sessions",
+        "progress_modules",
+        "progress_triggers",
+        "progress_risk",
+    ];
+    const SCHEMA: &'static [&'static str] = &[
+        "CREATE TABLE progress{g} (
+            enrolment_id text PRIMARY KEY, subject_id text NOT NULL, programme text NOT NULL,
+            planned_sessions integer NOT NULL, min_attended integer NOT NULL, route text NOT NULL,
+            practitioner text, status text NOT NULL, referred_on date NOT NULL,
+            started_on date, ended_on date, end_kind text,
+            sessions_attended integer NOT NULL DEFAULT 0,
+            sessions_due integer NOT NULL DEFAULT 0,
+            absences_unacceptable integer NOT NULL DEFAULT 0,
+            absences_acceptable integer NOT NULL DEFAULT 0,
+            absences_provisional integer NOT NULL DEFAULT 0,
+            modules_covered text NOT NULL DEFAULT '',
+            triggers integer NOT NULL DEFAULT 0,
+            triggers_with_plan integer NOT NULL DEFAULT 0,
+            latest_engagement integer,
+            paused_since date, paused_days integer NOT NULL DEFAULT 0,
+            expected_end_on date,
+            last_session_at timestamptz, next_session_at timestamptz)",
+        "CREATE INDEX ON progress{g} (subject_id)",
+        "CREATE INDEX ON progress{g} (practitioner)",
+        "CREATE TABLE progress_sessions{g} (
+            enrolment_id text NOT NULL, session_id text NOT NULL, number integer NOT NULL,
+            scheduled_at timestamptz NOT NULL, state text NOT NULL, absence text,
+            PRIMARY KEY (enrolment_id, session_id))",
+        "CREATE TABLE progress_modules{g} (
+            enrolment_id text NOT NULL, module text NOT NULL, PRIMARY KEY (enrolment_id, module))",
+        "CREATE TABLE progress_triggers{g} (
+            enrolment_id text NOT NULL, trigger_id text NOT NULL, has_plan boolean NOT NULL,
+            PRIMARY KEY (enrolment_id, trigger_id))",
+        "CREATE TABLE progress_risk{g} (
+            subject_id text PRIMARY KEY, assessed_on date NOT NULL, stalker_type text NOT NULL,
+            violence text NOT NULL, persistence text NOT NULL, recurrence text NOT NULL,
+            psychosocial_damage text NOT NULL)",
+    ];
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        g: Generation,
+        event: &Decoded,
+        feed: &FeedEvent,
+    ) -> Result<(), sqlx::Error> {
+        let id = feed.aggregate_id.as_str();
+        match event {
+            Decoded::Enrolment(e) => {
+                enrolment(conn, g, id, e).await?;
+                refresh(conn, g, id).await
+            }
+            Decoded::Subject(SubjectEvent::RiskAssessed {
+                assessment:
+                    RiskAssessment::Srp {
+                        stalker_type,
+                        ratings,
+                    },
+                occurred_at,
+                ..
+            }) => {
+                // Assessments can be recorded late: keep the most recent by date.
+                sqlx::query(&g.sql(
+                    "INSERT INTO progress_risk{g} (subject_id, assessed_on, stalker_type, violence,
+                        persistence, recurrence, psychosocial_damage)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (subject_id) DO UPDATE SET assessed_on = $2, stalker_type = $3,
+                        violence = $4, persistence = $5, recurrence = $6, psychosocial_damage = $7
+                      WHERE progress_risk{g}.assessed_on <= $2",
+                ))
+                .bind(id)
+                .bind(occurred_at.date_naive())
+                .bind(name_of(stalker_type))
+                .bind(name_of(&ratings.violence))
+                .bind(name_of(&ratings.persistence))
+                .bind(name_of(&ratings.recurrence))
+                .bind(name_of(&ratings.psychosocial_damage))
+                .execute(conn)
+                .await?;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+async fn exec(
+    conn: &mut PgConnection,
+    sql: &str,
+    id: &str,
+    values: &[Value<'_>],
+) -> Result<(), sqlx::Error> {
+    let mut query = sqlx::query(sql).bind(id);
+    for value in values {
+        query = match value {
+            Value::Text(t) => query.bind(*t),
+            Value::OwnedText(t) => query.bind(t.clone()),
+            Value::Date(d) => query.bind(*d),
+            Value::Time(t) => query.bind(*t),
+            Value::Int(i) => query.bind(*i),
+        };
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// A bind value, so each statement below is one line of SQL and its values.
+enum Value<'a> {
+    Text(&'a str),
+    OwnedText(String),
+    Date(chrono::NaiveDate),
+    Time(chrono::DateTime<chrono::Utc>),
+    Int(i32),
+}
+
+async fn enrolment(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    event: &EnrolmentEvent,
+) -> Result<(), sqlx::Error> {
+    use EnrolmentEvent as E;
+    use Value::*;
+    let status = |s: EnrolmentStatus| OwnedText(name_of(&s));
+    match event {
+        E::Referred {
+            subject_id,
+            programme,
+            route,
+            occurred_at,
+        } => {
+            let sql = g.sql(
+                "INSERT INTO progress{g} (enrolment_id, subject_id, programme, planned_sessions,
+                    min_attended, route, status, referred_on)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'referred', $7)",
+            );
+            let programme_id =
+                desist_domain::programme::programme_id(&programme.code, &programme.version);
+            exec(
+                conn,
+                &sql,
+                id,
+                &[
+                    Text(subject_id),
+                    OwnedText(programme_id),
+                    Int(i32::from(programme.planned_sessions)),
+                    Int(i32::from(programme.min_attended_for_completion)),
+                    OwnedText(name_of(route)),
+                    Date(occurred_at.date_naive()),
+                ],
+            )
+            .await
+        }
+        E::SuitabilityAssessed { suitable, .. } => {
+            let s = if *suitable {
+                EnrolmentStatus::Assessed
+            } else {
+                EnrolmentStatus::Closed
+            };
+            let sql = g.sql("UPDATE progress{g} SET status = $2 WHERE enrolment_id = $1");
+            exec(conn, &sql, id, &[status(s)]).await
+        }
+        E::Allocated { practitioner, .. } => {
+            let sql = g.sql(
+                "UPDATE progress{g} SET status = 'allocated', practitioner = $2 WHERE enrolment_id = $1",
+            );
+            exec(conn, &sql, id, &[Text(practitioner)]).await
+        }
+        E::Started { occurred_at } => {
+            let sql = g.sql(
+                "UPDATE progress{g} SET status = 'active', started_on = $2 WHERE enrolment_id = $1",
+            );
+            exec(conn, &sql, id, &[Date(occurred_at.date_naive())]).await
+        }
+        E::Paused { occurred_at, .. } => {
+            let sql = g.sql(
+                "UPDATE progress{g} SET status = 'paused', paused_since = $2 WHERE enrolment_id = $1",
+            );
+            exec(conn, &sql, id, &[Date(occurred_at.date_naive())]).await
+        }
+        E::Resumed { occurred_at } => {
+            let sql = g.sql(
+                "UPDATE progress{g} SET status = 'active',
+                    paused_days = paused_days + ($2::date - coalesce(paused_since, $2::date)),
+                    paused_since = NULL
+                  WHERE enrolment_id = $1",
+            );
+            exec(conn, &sql, id, &[Date(occurred_at.date_naive())]).await
+        }
+        E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
+            let kind = if matches!(event, E::Completed { .. }) {
+                EnrolmentStatus::Completed
+            } else {
+                EnrolmentStatus::Withdrawn
+            };
+            let sql = g.sql(
+                "UPDATE progress{g} SET status = $2, end_kind = $2, ended_on = $3 WHERE enrolment_id = $1",
+            );
+            exec(
+                conn,
+                &sql,
+                id,
+                &[status(kind), Date(occurred_at.date_naive())],
+            )
+            .await
+        }
+        E::SessionScheduled {
+            session_id,
+            number,
+            scheduled_at,
+            ..
+        } => {
+            let sql = g.sql(
+                "INSERT INTO progress_sessions{g} (enrolment_id, session_id, number, scheduled_at, state)
+                 VALUES ($1, $2, $3, $4, 'scheduled')",
+            );
+            exec(
+                conn,
+                &sql,
+                id,
+                &[
+                    Text(session_id),
+                    Int(i32::from(*number)),
+                    Time(*scheduled_at),
+                ],
+            )
+            .await
+        }
+        E::SessionRescheduled {
+            session_id,
+            new_session_id,
+            scheduled_at,
+            ..
+        } => {
+            let sql = g.sql(
+                "INSERT INTO progress_sessions{g} (enrolment_id, session_id, number, scheduled_at, state)
+                 SELECT enrolment_id, $3, number, $4, 'scheduled' FROM progress_sessions{g}
+                  WHERE enrolment_id = $1 AND session_id = $2",
+            );
+            exec(
+                conn,
+                &sql,
+                id,
+                &[Text(session_id), Text(new_session_id), Time(*scheduled_at)],
+            )
+            .await?;
+            set_state(conn, g, id, session_id, "rescheduled", None).await
+        }
+        E::SessionCancelled { session_id, by, .. } => match by {
+            CancelledBy::Provider => {
+                set_state(conn, g, id, session_id, "provider_cancelled", None).await
+            }
+            CancelledBy::Participant => {
+                set_state(conn, g, id, session_id, "absent", Some("provisional")).await
+            }
+        },
+        E::AttendanceRecorded {
+            session_id,
+            attendance,
+            ..
+        }
+        | E::AttendanceCorrected {
+            session_id,
+            corrected: attendance,
+            ..
+        } => {
+            let absence = (*attendance == Attendance::Absent).then_some("provisional");
+            set_state(conn, g, id, session_id, &name_of(attendance), absence).await
+        }
+        E::AbsenceResolved {
+            session_id,
+            resolution,
+            ..
+        } => {
+            let absence = match resolution {
+                AbsenceResolution::Acceptable { .. } => "acceptable",
+                AbsenceResolution::Unacceptable => "unacceptable",
+            };
+            let sql = g.sql(
+                "UPDATE progress_sessions{g} SET absence = $3 WHERE enrolment_id = $1 AND session_id = $2",
+            );
+            exec(conn, &sql, id, &[Text(session_id), Text(absence)]).await
+        }
+        E::SessionContentRecorded { content, .. } => {
+            for module in &content.modules_covered {
+                let sql = g.sql(
+                    "INSERT INTO progress_modules{g} (enrolment_id, module) VALUES ($1, $2)
+                     ON CONFLICT DO NOTHING",
+                );
+                exec(conn, &sql, id, &[OwnedText(name_of(module))]).await?;
+            }
+            if let Some(engagement) = content.engagement {
+                let sql =
+                    g.sql("UPDATE progress{g} SET latest_engagement = $2 WHERE enrolment_id = $1");
+                exec(conn, &sql, id, &[Int(i32::from(engagement))]).await?;
+            }
+            Ok(())
+        }
+        E::TriggerIdentified { trigger_id, .. } => {
+            let sql = g.sql(
+                "INSERT INTO progress_triggers{g} (enrolment_id, trigger_id, has_plan)
+                 VALUES ($1, $2, false)",
+            );
+            exec(conn, &sql, id, &[Text(trigger_id)]).await
+        }
+        E::CopingPlanRecorded { trigger_id, .. } => {
+            let sql = g.sql(
+                "UPDATE progress_triggers{g} SET has_plan = true WHERE enrolment_id = $1 AND trigger_id = $2",
+            );
+            exec(conn, &sql, id, &[Text(trigger_id)]).await
+        }
+        E::ConcernRaised { .. }
+        | E::ConcernAcknowledged { .. }
+        | E::ChainAnalysisRecorded { .. }
+        | E::EnforcementActionRecorded { .. } => Ok(()),
+    }
+}
+
+async fn set_state(
+    conn: &mut PgConnection,
+    g: Generation,
+    id: &str,
+    session_id: &str,
+    state: &str,
+    absence: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&g.sql(
+        "UPDATE progress_sessions{g} SET state = $3, absence = $4 WHERE enrolment_id = $1 AND session_id = $2",
+    ))
+    .bind(id)
+    .bind(session_id)
+    .bind(state)
+    .bind(absence)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Recomputes the enrolment's derived columns from its sessions, modules and triggers.
+async fn refresh(conn: &mut PgConnection, g: Generation, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(&g.sql(
+        "UPDATE progress{g} p SET
+            sessions_attended = s.attended, sessions_due = s.due,
+            absences_unacceptable = s.unacceptable, absences_acceptable = s.acceptable,
+            absences_provisional = s.provisional,
+            last_session_at = s.last_held, next_session_at = s.next_pending,
+            modules_covered = coalesce((SELECT string_agg(module, ',' ORDER BY module)
+                                          FROM progress_modules{g} m WHERE m.enrolment_id = $1), ''),
+            triggers = (SELECT count(*) FROM progress_triggers{g} t WHERE t.enrolment_id = $1),
+            triggers_with_plan = (SELECT count(*) FROM progress_triggers{g} t
+                                   WHERE t.enrolment_id = $1 AND t.has_plan),
+            -- One session a week, plus the weeks the course was paused.
+            expected_end_on = p.started_on + 7 * p.planned_sessions + p.paused_days
+          FROM (SELECT
+                  count(DISTINCT number) FILTER (WHERE state IN ('attended', 'late')) AS attended,
+                  count(*) FILTER (WHERE state IN ('attended', 'late', 'sent_home', 'absent')) AS due,
+                  count(*) FILTER (WHERE state = 'absent' AND absence = 'unacceptable') AS unacceptable,
+                  count(*) FILTER (WHERE state = 'absent' AND absence = 'acceptable') AS acceptable,
+                  count(*) FILTER (WHERE state = 'absent' AND absence = 'provisional') AS provisional,
+                  max(scheduled_at) FILTER (WHERE state IN ('attended', 'late', 'sent_home', 'absent')) AS last_held,
+                  min(scheduled_at) FILTER (WHERE state = 'scheduled') AS next_pending
+                  FROM progress_sessions{g} WHERE enrolment_id = $1) s
+         WHERE p.enrolment_id = $1",
+    ))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! What a projection is: tables it owns and how each event changes them.
+
+use std::future::Future;
+
+use desist_store::FeedEvent;
+use sqlx::PgConnection;
+
+use crate::decode::Decoded;
+
+/// One generation of a projection's tables (`<table>_g<n>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Generation(pub i32);
+
+impl Generation {
+    /// `template` with every `{g}` replaced by this generation's table suffix.
+    pub fn sql(&self, template: &str) -> String {
+        template.replace("{g}", &format!("_g{}", self.0))
+    }
+
+    pub fn table(&self, base: &str) -> String {
+        format!("{base}_g{}", self.0)
+    }
+}
+
+pub trait Projection: Send + Sync + 'static {
+    const NAME: &'static str;
+    /// The tables this projection owns, without generation suffix. Each is visible to readers
+    /// through a view of the same name showing the live generation.
+    const TABLES: &'static [&'static str];
+    /// Statements creating the tables, with `{g}` for the generation suffix.
+    const SCHEMA: &'static [&'static str];
+
+    /// Applies one event inside the batch's transaction.
+    fn apply(
+        &self,
+        conn: &mut PgConnection,
+        generation: Generation,
+        event: &Decoded,
+        feed: &FeedEvent,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+}
+
+/// An enum's snake_case name, as the events spell it (`sent_home`), for text columns.
+pub fn name_of<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => String::new(),
+    }
+}

@@ -1,0 +1,269 @@
+//! Tails the global feed and keeps one projection's tables up to date.
+//!
+//! Each batch of events and the checkpoint after it are written in one transaction, so every
+//! event changes the views exactly once: a crash before commit rolls the batch back and the
+//! next run starts again from the same checkpoint. One runner per projection generation runs at
+//! a time, across processes (a session advisory lock). Runners wake on the `desist_events`
+//! notification and also poll, in case a notification is missed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use desist_store::feed::{has_events_after, read_after};
+use desist_store::FeedPosition;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgListener;
+use sqlx::{Connection, PgPool, Postgres};
+
+use crate::decode::decode;
+use crate::registry::{self, checkpoint, ensure_live, live_generation};
+use crate::{Generation, Projection, ProjectionError};
+
+/// A test hook called with the batch size just before commit; `true` simulates a crash there.
+pub type CrashHook = Arc<dyn Fn(usize) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+pub struct RunnerOptions {
+    pub batch_size: i64,
+    pub poll_interval: Duration,
+    pub crash_before_commit: Option<CrashHook>,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_interval: Duration::from_secs(1),
+            crash_before_commit: None,
+        }
+    }
+}
+
+pub struct Runner<P: Projection> {
+    projection: P,
+    pool: PgPool,
+    options: RunnerOptions,
+}
+
+/// What one call of [`Runner::catch_up`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    pub events: u64,
+    pub batches: u64,
+    pub checkpoint: FeedPosition,
+}
+
+impl<P: Projection> Runner<P> {
+    pub fn new(projection: P, pool: PgPool) -> Self {
+        Self {
+            projection,
+            pool,
+            options: RunnerOptions::default(),
+        }
+    }
+
+    pub fn with_options(mut self, options: RunnerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Takes the generation's lock on a dedicated connection, or reports that another runner
+    /// has it.
+    async fn lock(
+        &self,
+        generation: Generation,
+    ) -> Result<PoolConnection<Postgres>, ProjectionError> {
+        let mut conn = self.pool.acquire().await?;
+        let key = lock_key(P::NAME, generation);
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(&key)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !locked {
+            return Err(ProjectionError::Busy(key));
+        }
+        Ok(conn)
+    }
+
+    async fn unlock(&self, conn: &mut PoolConnection<Postgres>, generation: Generation) {
+        let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
+            .bind(lock_key(P::NAME, generation))
+            .execute(&mut **conn)
+            .await;
+    }
+
+    /// Applies everything committed so far to `generation`, waiting for transactions still
+    /// in flight below the horizon rather than skipping them, then returns. `on_batch` hears
+    /// the running total after each batch (for progress bars).
+    pub async fn catch_up(
+        &self,
+        generation: Generation,
+        mut on_batch: impl FnMut(&Progress),
+    ) -> Result<Progress, ProjectionError> {
+        let mut conn = self.lock(generation).await?;
+        let result = self.drain(&mut conn, generation, &mut on_batch).await;
+        self.unlock(&mut conn, generation).await;
+        result
+    }
+
+    async fn drain(
+        &self,
+        conn: &mut PoolConnection<Postgres>,
+        generation: Generation,
+        on_batch: &mut impl FnMut(&Progress),
+    ) -> Result<Progress, ProjectionError> {
+        let mut progress = Progress {
+            checkpoint: checkpoint(conn, P::NAME, generation).await?,
+            ..Progress::default()
+        };
+        loop {
+            let applied = self.apply_batch(conn, generation, &mut progress).await?;
+            if applied > 0 {
+                on_batch(&progress);
+                continue;
+            }
+            if !has_events_after(&mut **conn, progress.checkpoint).await? {
+                return Ok(progress);
+            }
+            // Events exist beyond the checkpoint but the horizon hides them: an earlier
+            // transaction is still open. Wait for it.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Reads and applies one batch; returns how many events it applied.
+    async fn apply_batch(
+        &self,
+        conn: &mut PoolConnection<Postgres>,
+        generation: Generation,
+        progress: &mut Progress,
+    ) -> Result<usize, ProjectionError> {
+        let events = read_after(&mut **conn, progress.checkpoint, self.options.batch_size).await?;
+        let Some(last) = events.last() else {
+            return Ok(0);
+        };
+        let next = last.position;
+        let mut tx = conn.begin().await?;
+        for event in &events {
+            let outcome = match decode(event) {
+                Ok(decoded) => self
+                    .projection
+                    .apply(&mut tx, generation, &decoded, event)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(reason) => Err(reason),
+            };
+            if let Err(reason) = outcome {
+                drop(tx);
+                record_failure(conn, P::NAME, generation, event, &reason).await;
+                return Err(ProjectionError::Apply {
+                    projection: P::NAME,
+                    global_position: event.position.global_position,
+                    event_type: event.event_type.clone(),
+                    reason,
+                });
+            }
+        }
+        sqlx::query(
+            "UPDATE projection_generations \
+                SET checkpoint_tx = $3, checkpoint_position = $4, \
+                    events_applied = events_applied + $5, \
+                    failed_position = NULL, failed_event_type = NULL, failure = NULL, \
+                    updated_at = now() \
+              WHERE name = $1 AND generation = $2",
+        )
+        .bind(P::NAME)
+        .bind(generation.0)
+        .bind(next.tx)
+        .bind(next.global_position)
+        .bind(events.len() as i64)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(crash) = &self.options.crash_before_commit {
+            if crash(events.len()) {
+                // Dropping the transaction without commit is what a crash does to it.
+                drop(tx);
+                return Err(ProjectionError::SimulatedCrash);
+            }
+        }
+        tx.commit().await?;
+        progress.events += events.len() as u64;
+        progress.batches += 1;
+        progress.checkpoint = next;
+        Ok(events.len())
+    }
+
+    /// Keeps the live generation up to date until `shutdown` resolves. Follows the live
+    /// generation when a rebuild switches it.
+    pub async fn run(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ProjectionError> {
+        tokio::pin!(shutdown);
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen("desist_events").await?;
+        loop {
+            let generation = match live_generation(&self.pool, P::NAME).await? {
+                Some(generation) => generation,
+                None => ensure_live::<P>(&self.pool).await?,
+            };
+            match self.catch_up(generation, |_| {}).await {
+                Ok(_) | Err(ProjectionError::Busy(_)) => {}
+                Err(e) => {
+                    tracing::error!(projection = P::NAME, error = %e, "projection stopped");
+                    return Err(e);
+                }
+            }
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = listener.recv() => {}
+                _ = tokio::time::sleep(self.options.poll_interval) => {}
+            }
+        }
+    }
+}
+
+fn lock_key(name: &str, generation: Generation) -> String {
+    format!("desist:projection:{name}:{}", generation.0)
+}
+
+/// Remembers where and why a projection stopped, for `desist projections status`.
+async fn record_failure(
+    conn: &mut PoolConnection<Postgres>,
+    name: &str,
+    generation: Generation,
+    event: &desist_store::FeedEvent,
+    reason: &str,
+) {
+    let result = sqlx::query(
+        "UPDATE projection_generations \
+            SET failed_position = $3, failed_event_type = $4, failure = $5, updated_at = now() \
+          WHERE name = $1 AND generation = $2",
+    )
+    .bind(name)
+    .bind(generation.0)
+    .bind(event.position.global_position)
+    .bind(&event.event_type)
+    .bind(reason)
+    .execute(&mut **conn)
+    .await;
+    if let Err(e) = result {
+        tracing::error!(projection = name, error = %e, "could not record the projection's failure");
+    }
+}
+
+/// Builds a new generation of `P` from the start of the feed beside the live one and makes it
+/// live once it has caught up. `on_batch` hears progress.
+pub async fn rebuild<P: Projection>(
+    projection: P,
+    pool: &PgPool,
+    on_batch: impl FnMut(&Progress),
+) -> Result<(Generation, Progress), ProjectionError> {
+    let generation = registry::create_building::<P>(pool).await?;
+    let runner = Runner::new(projection, pool.clone());
+    let progress = runner.catch_up(generation, on_batch).await?;
+    registry::make_live::<P>(pool, generation).await?;
+    // Events that committed between catching up and the switch are picked up by the live
+    // runner, which now follows this generation from its checkpoint.
+    Ok((generation, progress))
+}
