@@ -23,3 +23,21 @@ pub mod runner;
 pub use error::ProjectionError;
 pub use projection::{Generation, Projection};
 pub use runner::{Runner, RunnerOptions};
+
+use sqlx::PgPool;
+
+/// Brings every projection's live generation up to date with everything committed, creating
+/// generations on first use.
+pub async fn catch_up_all(pool: &PgPool) -> Result<(), ProjectionError> {
+    async fn one<P: Projection>(projection: P, pool: &PgPool) -> Result<(), ProjectionError> {
+        let generation = registry::ensure_live::<P>(pool).await?;
+        Runner::new(projection, pool.clone())
+            .catch_up(generation, |_| {})
+            .await?;
+        Ok(())
+    }
+    one(progress::ProgressProjection, pool).await?;
+    one(compliance::ComplianceProjection, pool).await?;
+    one(outcomes::OutcomesProjection, pool).await?;
+    Ok(())
+}

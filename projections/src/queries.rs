@@ -1,1 +1,414 @@
-//! queries
+//! Reads the live views and applies the measures: compliance as of a date, outcome statistics
+//! as of a date and optionally pinned to a feed position.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use desist_store::FeedPosition;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::measures::compliance::{
+    assess, BreachFact, ComplianceStatus, ConcernFact, EnrolmentFacts, OrderFacts, SessionFact,
+    SrpFact, SubjectFacts,
+};
+use crate::measures::disclosure::{control, ControlledRow};
+use crate::measures::outcomes::{
+    all_cohorts, cohort_outcomes, completers_comparison, orders_by_period, CohortOutcome,
+    Comparison, EnrolmentOutcome, HeldSession, OffenceFact, OrderOutcome, OrderPeriod, Split,
+};
+use crate::outcomes::OutcomesProjection;
+use crate::registry::{checkpoint, live_generation};
+use crate::{Projection, ProjectionError};
+
+/// Every subject's compliance facts, from the live compliance views.
+pub async fn compliance_facts(
+    pool: &PgPool,
+) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
+    let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT subject_id FROM compliance_subjects")
+        .fetch_all(pool)
+        .await?;
+    for id in ids {
+        subjects.insert(
+            id.clone(),
+            SubjectFacts {
+                subject_id: id,
+                ..SubjectFacts::default()
+            },
+        );
+    }
+
+    let enrolments: Vec<(String, String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT enrolment_id, subject_id, started_on, ended_on FROM compliance_enrolments
+          ORDER BY enrolment_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut by_enrolment: BTreeMap<String, (String, EnrolmentFacts)> = enrolments
+        .into_iter()
+        .map(|(enrolment_id, subject_id, started_on, ended_on)| {
+            (
+                enrolment_id.clone(),
+                (
+                    subject_id,
+                    EnrolmentFacts {
+                        enrolment_id,
+                        started_on,
+                        ended_on,
+                        ..EnrolmentFacts::default()
+                    },
+                ),
+            )
+        })
+        .collect();
+
+    let pauses: Vec<(String, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT enrolment_id, paused_on, resumed_on FROM compliance_pauses ORDER BY global_position",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, from, to) in pauses {
+        if let Some((_, e)) = by_enrolment.get_mut(&id) {
+            e.pauses.push((from, to));
+        }
+    }
+    type SessionRow = (
+        String,
+        DateTime<Utc>,
+        String,
+        Option<String>,
+        Option<NaiveDate>,
+    );
+    let sessions: Vec<SessionRow> = sqlx::query_as(
+        "SELECT enrolment_id, held_at, state, absence, absence_resolved_on FROM compliance_sessions
+          ORDER BY enrolment_id, held_at",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, held_at, state, absence, absence_resolved_on) in sessions {
+        if let Some((_, e)) = by_enrolment.get_mut(&id) {
+            e.sessions.push(SessionFact {
+                held_at,
+                state,
+                absence,
+                absence_resolved_on,
+            });
+        }
+    }
+    let actions: Vec<(String, NaiveDate, String)> = sqlx::query_as(
+        "SELECT enrolment_id, action_on, action FROM compliance_enforcement ORDER BY global_position",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, on, action) in actions {
+        if let Some((_, e)) = by_enrolment.get_mut(&id) {
+            e.enforcement.push((on, action));
+        }
+    }
+    let concerns: Vec<(String, DateTime<Utc>, bool, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT enrolment_id, raised_at, notify_probation, acknowledged_on FROM compliance_concerns",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, raised_at, notify_probation, acknowledged_on) in concerns {
+        if let Some((_, e)) = by_enrolment.get_mut(&id) {
+            e.concerns.push(ConcernFact {
+                raised_at,
+                notify_probation,
+                acknowledged_on,
+            });
+        }
+    }
+    for (_, (subject_id, e)) in by_enrolment {
+        if let Some(s) = subjects.get_mut(&subject_id) {
+            s.enrolments.push(e);
+        }
+    }
+
+    type OrderRow = (
+        String,
+        String,
+        NaiveDate,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+    );
+    let orders: Vec<OrderRow> = sqlx::query_as(
+        "SELECT order_id, subject_id, made_on, ends_on, served_on, discharged_on,
+                initial_notification_on
+           FROM compliance_orders ORDER BY order_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    let breaches: Vec<(String, NaiveDate, Option<NaiveDate>)> =
+        sqlx::query_as("SELECT order_id, reported_on, first_outcome_on FROM compliance_breaches")
+            .fetch_all(pool)
+            .await?;
+    let mut breaches_by_order: BTreeMap<String, Vec<BreachFact>> = BTreeMap::new();
+    for (order_id, reported_on, first_outcome_on) in breaches {
+        breaches_by_order
+            .entry(order_id)
+            .or_default()
+            .push(BreachFact {
+                reported_on,
+                first_outcome_on,
+            });
+    }
+    for (order_id, subject_id, made_on, ends_on, served_on, discharged_on, notified) in orders {
+        if let Some(s) = subjects.get_mut(&subject_id) {
+            s.orders.push(OrderFacts {
+                breaches: breaches_by_order.remove(&order_id).unwrap_or_default(),
+                order_id,
+                made_on,
+                ends_on,
+                served_on,
+                discharged_on,
+                initial_notification_on: notified,
+            });
+        }
+    }
+
+    let srp: Vec<(String, NaiveDate, String, String, String, String)> = sqlx::query_as(
+        "SELECT subject_id, assessed_on, violence, persistence, recurrence, psychosocial_damage
+           FROM compliance_risk ORDER BY global_position",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (subject_id, assessed_on, a, b, c, d) in srp {
+        if let Some(s) = subjects.get_mut(&subject_id) {
+            s.srp.push(SrpFact {
+                assessed_on,
+                high: [a, b, c, d].map(|r| r == "high"),
+            });
+        }
+    }
+    Ok(subjects)
+}
+
+/// Every subject's compliance status on `as_of`.
+pub async fn compliance(
+    pool: &PgPool,
+    as_of: NaiveDate,
+) -> Result<BTreeMap<String, ComplianceStatus>, ProjectionError> {
+    Ok(compliance_facts(pool)
+        .await?
+        .into_iter()
+        .map(|(id, facts)| (id, assess(&facts, as_of)))
+        .collect())
+}
+
+/// The outcome report an evaluator receives (and, before disclosure control, what the
+/// measures found).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutcomeReport {
+    pub as_of: NaiveDate,
+    /// The feed position the figures are pinned to.
+    pub position: FeedPosition,
+    pub outcomes_by_cohort: Vec<CohortOutcome>,
+    pub controlled_outcomes_by_cohort: Vec<ControlledRow>,
+    pub all_cohorts: CohortOutcome,
+    pub comparison_completers: Comparison,
+    pub orders_by_period: Vec<OrderPeriod>,
+}
+
+/// The outcome report as of `as_of`, from events up to `pin` (default: all the projection has
+/// applied, which is then the position reported, so the query can be repeated exactly).
+pub async fn outcome_report(
+    pool: &PgPool,
+    as_of: NaiveDate,
+    pin: Option<FeedPosition>,
+    split: Split,
+) -> Result<OutcomeReport, ProjectionError> {
+    let generation = live_generation(pool, OutcomesProjection::NAME)
+        .await?
+        .ok_or(ProjectionError::NotLive(OutcomesProjection::NAME))?;
+    let mut conn = pool.acquire().await?;
+    let reached = checkpoint(&mut conn, OutcomesProjection::NAME, generation).await?;
+    drop(conn);
+    let position = match pin {
+        Some(pin) if pin > reached => {
+            return Err(ProjectionError::NotYetProjected {
+                projection: OutcomesProjection::NAME,
+                pinned: format!("{}:{}", pin.tx, pin.global_position),
+                reached: format!("{}:{}", reached.tx, reached.global_position),
+            })
+        }
+        Some(pin) => pin,
+        None => reached,
+    };
+    let (enrolments, orders) = outcome_facts(pool, position).await?;
+    let outcomes_by_cohort = cohort_outcomes(&enrolments, as_of, split);
+    Ok(OutcomeReport {
+        as_of,
+        position,
+        controlled_outcomes_by_cohort: control(&outcomes_by_cohort),
+        all_cohorts: all_cohorts(&enrolments, as_of),
+        comparison_completers: completers_comparison(&enrolments, as_of),
+        orders_by_period: orders_by_period(&orders, as_of),
+        outcomes_by_cohort,
+    })
+}
+
+/// The outcome facts as they stood at feed position `pin`.
+pub async fn outcome_facts(
+    pool: &PgPool,
+    pin: FeedPosition,
+) -> Result<(Vec<EnrolmentOutcome>, Vec<OrderOutcome>), ProjectionError> {
+    let (tx, pos) = (pin.tx, pin.global_position);
+    let areas: BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>(
+        "SELECT DISTINCT ON (subject_id) subject_id, area FROM outcome_subjects
+          WHERE (pos_tx, pos) <= ($1, $2) ORDER BY subject_id, pos_tx DESC, pos DESC",
+    )
+    .bind(tx)
+    .bind(pos)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    let mut srp: BTreeMap<String, Vec<(NaiveDate, String)>> = BTreeMap::new();
+    let srp_rows: Vec<(String, NaiveDate, String)> = sqlx::query_as(
+        "SELECT subject_id, assessed_on, stalker_type FROM outcome_srp
+          WHERE (pos_tx, pos) <= ($1, $2) ORDER BY pos_tx, pos",
+    )
+    .bind(tx)
+    .bind(pos)
+    .fetch_all(pool)
+    .await?;
+    for (subject_id, on, stalker_type) in srp_rows {
+        srp.entry(subject_id).or_default().push((on, stalker_type));
+    }
+    let mut offences: BTreeMap<String, Vec<OffenceFact>> = BTreeMap::new();
+    let offence_rows: Vec<(String, NaiveDate, String, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT DISTINCT ON (subject_id, offence_id) subject_id, offence_date, category, proven_date
+           FROM outcome_offences WHERE (pos_tx, pos) <= ($1, $2)
+          ORDER BY subject_id, offence_id, pos_tx DESC, pos DESC",
+    )
+    .bind(tx)
+    .bind(pos)
+    .fetch_all(pool)
+    .await?;
+    for (subject_id, offence_date, category, proven_date) in offence_rows {
+        offences.entry(subject_id).or_default().push(OffenceFact {
+            offence_date,
+            category,
+            proven_date,
+        });
+    }
+    let mut sessions: BTreeMap<String, Vec<HeldSession>> = BTreeMap::new();
+    let session_rows: Vec<(String, i32, DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (enrolment_id, session_id) enrolment_id, number, held_at, attendance
+           FROM outcome_sessions WHERE (pos_tx, pos) <= ($1, $2)
+          ORDER BY enrolment_id, session_id, pos_tx DESC, pos DESC",
+    )
+    .bind(tx)
+    .bind(pos)
+    .fetch_all(pool)
+    .await?;
+    for (enrolment_id, number, held_at, attendance) in session_rows {
+        sessions.entry(enrolment_id).or_default().push(HeldSession {
+            number,
+            held_at,
+            attendance,
+        });
+    }
+    type EnrolmentRow = (
+        String,
+        String,
+        String,
+        String,
+        NaiveDate,
+        Option<NaiveDate>,
+        Option<String>,
+        Option<NaiveDate>,
+    );
+    let rows: Vec<EnrolmentRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (enrolment_id) enrolment_id, subject_id, programme, route,
+                referred_on, started_on, end_kind, ended_on
+           FROM outcome_enrolments WHERE (pos_tx, pos) <= ($1, $2)
+          ORDER BY enrolment_id, pos_tx DESC, pos DESC",
+    )
+    .bind(tx)
+    .bind(pos)
+    .fetch_all(pool)
+    .await?;
+    let enrolments = rows
+        .into_iter()
+        .map(
+            |(enrolment_id, subject_id, programme, route, referred_on, started_on, kind, ended)| {
+                let index = started_on.unwrap_or(referred_on);
+                EnrolmentOutcome {
+                    area: areas.get(&subject_id).cloned().unwrap_or_default(),
+                    srp_type: srp_type_at(srp.get(&subject_id), index),
+                    sessions: sessions.remove(&enrolment_id).unwrap_or_default(),
+                    offences: offences.get(&subject_id).cloned().unwrap_or_default(),
+                    enrolment_id,
+                    programme,
+                    route,
+                    referred_on,
+                    started_on,
+                    end: kind.zip(ended),
+                }
+            },
+        )
+        .collect();
+
+    type OrderRow = (
+        String,
+        NaiveDate,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+    );
+    let order_rows: Vec<OrderRow> = sqlx::query_as(
+        "SELECT DISTINCT ON (order_id) order_id, made_on, ends_on, served_on, discharged_on,
+                initial_notification_on
+           FROM outcome_orders WHERE (pos_tx, pos) <= ($1, $2)
+          ORDER BY order_id, pos_tx DESC, pos DESC",
+    )
+    .bind(tx)
+    .bind(pos)
+    .fetch_all(pool)
+    .await?;
+    let mut reports: BTreeMap<String, Vec<NaiveDate>> = BTreeMap::new();
+    let breach_rows: Vec<(String, NaiveDate)> = sqlx::query_as(
+        "SELECT order_id, reported_on FROM outcome_breaches WHERE (pos_tx, pos) <= ($1, $2)",
+    )
+    .bind(tx)
+    .bind(pos)
+    .fetch_all(pool)
+    .await?;
+    for (order_id, reported_on) in breach_rows {
+        reports.entry(order_id).or_default().push(reported_on);
+    }
+    let orders = order_rows
+        .into_iter()
+        .map(
+            |(order_id, made_on, ends_on, served_on, discharged_on, initial_notification_on)| {
+                OrderOutcome {
+                    breach_reports: reports.remove(&order_id).unwrap_or_default(),
+                    made_on,
+                    ends_on,
+                    served_on,
+                    discharged_on,
+                    initial_notification_on,
+                }
+            },
+        )
+        .collect();
+    Ok((enrolments, orders))
+}
+
+/// The stalker type that informed the course: the latest SRP assessment on or before the
+/// index date, else the first after it.
+fn srp_type_at(history: Option<&Vec<(NaiveDate, String)>>, index: NaiveDate) -> Option<String> {
+    let history = history?;
+    history
+        .iter()
+        .filter(|(on, _)| *on <= index)
+        .max_by_key(|(on, _)| *on)
+        .or_else(|| history.iter().min_by_key(|(on, _)| *on))
+        .map(|(_, t)| t.clone())
+}

@@ -169,7 +169,8 @@ pub struct GenerationStatus {
 }
 
 pub async fn status(pool: &PgPool) -> Result<Vec<GenerationStatus>, ProjectionError> {
-    let rows: Vec<(String, i32, String, i64, i64, i64, Option<String>, i64)> = sqlx::query_as(
+    type StatusRow = (String, i32, String, i64, i64, i64, Option<String>, i64);
+    let rows: Vec<StatusRow> = sqlx::query_as(
         "SELECT g.name, g.generation, g.status, g.checkpoint_tx, g.checkpoint_position, \
                 g.events_applied, g.failure, \
                 (SELECT count(*) FROM events e \
