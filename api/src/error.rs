@@ -10,6 +10,8 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Command(#[from] CommandError),
+    #[error(transparent)]
+    Projection(#[from] desist_projections::ProjectionError),
     /// Input that was refused whole; each line names where and why.
     #[error("{} problem(s); nothing was written:\n{}", .0.len(), .0.join("\n"))]
     Invalid(Vec<String>),

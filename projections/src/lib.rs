@@ -41,3 +41,30 @@ pub async fn catch_up_all(pool: &PgPool) -> Result<(), ProjectionError> {
     one(outcomes::OutcomesProjection, pool).await?;
     Ok(())
 }
+
+/// The projections, by name.
+pub const NAMES: [&str; 3] = [
+    progress::ProgressProjection::NAME,
+    compliance::ComplianceProjection::NAME,
+    outcomes::OutcomesProjection::NAME,
+];
+
+/// Rebuilds the projection called `name` beside its live generation and switches to it.
+pub async fn rebuild_by_name(
+    name: &str,
+    pool: &PgPool,
+    on_batch: impl FnMut(&runner::Progress),
+) -> Result<(Generation, runner::Progress), ProjectionError> {
+    match name {
+        progress::ProgressProjection::NAME => {
+            runner::rebuild(progress::ProgressProjection, pool, on_batch).await
+        }
+        compliance::ComplianceProjection::NAME => {
+            runner::rebuild(compliance::ComplianceProjection, pool, on_batch).await
+        }
+        outcomes::OutcomesProjection::NAME => {
+            runner::rebuild(outcomes::OutcomesProjection, pool, on_batch).await
+        }
+        other => Err(ProjectionError::UnknownProjection(other.to_string())),
+    }
+}

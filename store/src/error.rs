@@ -6,6 +6,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("the database schema is older than this version of Desist: run `desist migrate`")]
+    NotMigrated,
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error(

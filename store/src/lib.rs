@@ -59,6 +59,20 @@ impl Store {
         &self.pool
     }
 
+    /// Refuses to work on a schema older than this binary's.
+    pub async fn ensure_migrated(&self) -> Result<(), StoreError> {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap_or(None);
+        let latest = MIGRATOR.iter().map(|m| m.version).max();
+        if applied < latest {
+            return Err(StoreError::NotMigrated);
+        }
+        Ok(())
+    }
+
     /// Applies every pending migration. Safe to run again: applied ones are skipped.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;

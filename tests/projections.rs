@@ -1,0 +1,413 @@
+//! The read side never misses an event, never applies one twice, and rebuilds to the same views.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{count_events, day, fixture, import_services, meta, scenario, write_side, TestDb};
+use desist_api::import::import;
+use desist_domain::subject::{OffenceCategory, OffenceDisposal, SubjectCommand, SubjectEvent};
+use desist_domain::Role;
+use desist_projections::compliance::ComplianceProjection;
+use desist_projections::decode::Decoded;
+use desist_projections::measures::outcomes::Split;
+use desist_projections::outcomes::OutcomesProjection;
+use desist_projections::progress::ProgressProjection;
+use desist_projections::queries::outcome_report;
+use desist_projections::registry::{ensure_live, status};
+use desist_projections::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
+use desist_store::FeedEvent;
+use serde_json::json;
+use sqlx::{Connection, PgConnection, PgPool};
+
+/// Every row of every view of `P`, as JSON text, sorted.
+async fn dump<P: Projection>(pool: &PgPool) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in P::TABLES {
+        let mut table_rows: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {table} t"))
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        table_rows.sort();
+        rows.extend(table_rows.into_iter().map(|r| format!("{table}: {r}")));
+    }
+    rows
+}
+
+async fn crash_then_recover<P: Projection>(projection: P, again: P, pool: &PgPool) {
+    let generation = ensure_live::<P>(pool).await.unwrap();
+    let batches = Arc::new(AtomicUsize::new(0));
+    let counter = batches.clone();
+    let crashing = Runner::new(projection, pool.clone()).with_options(RunnerOptions {
+        batch_size: 100,
+        crash_before_commit: Some(Arc::new(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst) == 3
+        })),
+        ..RunnerOptions::default()
+    });
+    let err = crashing.catch_up(generation, |_| {}).await.unwrap_err();
+    assert!(matches!(err, ProjectionError::SimulatedCrash), "{err}");
+    let restarted = Runner::new(again, pool.clone());
+    restarted.catch_up(generation, |_| {}).await.unwrap();
+}
+
+#[tokio::test]
+async fn after_a_crash_between_apply_and_commit_every_view_equals_a_rebuild_from_zero() {
+    let db = TestDb::new().await;
+    import(
+        &db.store,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .unwrap();
+    let pool = db.store.pool();
+    crash_then_recover(ProgressProjection, ProgressProjection, pool).await;
+    crash_then_recover(ComplianceProjection, ComplianceProjection, pool).await;
+    crash_then_recover(OutcomesProjection, OutcomesProjection, pool).await;
+    let events = count_events(&db.store).await;
+    for s in status(pool).await.unwrap() {
+        assert_eq!(
+            s.events_applied, events,
+            "{} applied each event once",
+            s.name
+        );
+        assert_eq!(s.lag, 0);
+    }
+
+    let live = (
+        dump::<ProgressProjection>(pool).await,
+        dump::<ComplianceProjection>(pool).await,
+        dump::<OutcomesProjection>(pool).await,
+    );
+    assert!(live.0.len() > 1000 && live.1.len() > 1000 && live.2.len() > 1000);
+    for name in desist_projections::NAMES {
+        let (generation, _) = desist_projections::rebuild_by_name(name, pool, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(generation, Generation(2));
+    }
+    let rebuilt = (
+        dump::<ProgressProjection>(pool).await,
+        dump::<ComplianceProjection>(pool).await,
+        dump::<OutcomesProjection>(pool).await,
+    );
+    assert!(live.0 == rebuilt.0, "progress differs after rebuild");
+    assert!(live.1 == rebuilt.1, "compliance differs after rebuild");
+    assert!(live.2 == rebuilt.2, "outcomes differ after rebuild");
+    // The old generation's tables are gone; the views show the new one.
+    let old: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%\\_g1'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(old, 0);
+}
+
+#[tokio::test]
+async fn a_projection_waits_for_an_earlier_open_transaction_instead_of_skipping_it() {
+    let db = TestDb::new().await;
+    let pool = db.store.pool().clone();
+    let generation = ensure_live::<ComplianceProjection>(&pool).await.unwrap();
+
+    // A writer's transaction registers S-late and stays open…
+    let mut slow = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+         VALUES ('Subject', 'S-late', 1, 'SubjectRegistered', '1.0.0', $1, '{}')",
+    )
+    .bind(json!({"SubjectRegistered": {"demographics": {"birth_year": 1980, "sex": "male", "area": "Kent"},
+        "occurred_at": "2024-01-02T12:00:00Z"}}))
+    .execute(&mut slow)
+    .await
+    .unwrap();
+    // …while a later registration commits.
+    let ws = write_side(&db);
+    scenario::subject(&ws, "S-early").await;
+
+    let runner = Runner::new(ComplianceProjection, pool.clone());
+    let catching_up = tokio::spawn(async move { runner.catch_up(generation, |_| {}).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !catching_up.is_finished(),
+        "the runner must wait for the open transaction"
+    );
+    let seen: Vec<String> = sqlx::query_scalar("SELECT subject_id FROM compliance_subjects")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(
+        seen.is_empty(),
+        "nothing after the open transaction was applied: {seen:?}"
+    );
+
+    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    let progress = tokio::time::timeout(Duration::from_secs(30), catching_up)
+        .await
+        .expect("catches up once the transaction commits")
+        .unwrap()
+        .unwrap();
+    assert_eq!(progress.events, 2);
+    let mut seen: Vec<String> = sqlx::query_scalar("SELECT subject_id FROM compliance_subjects")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    seen.sort();
+    assert_eq!(seen, ["S-early", "S-late"]);
+}
+
+/// A projection that refuses offences while `broken` is set, and otherwise records each
+/// event's position: a stand-in for a projection with a bug that is later fixed.
+struct Fragile {
+    broken: Arc<AtomicBool>,
+}
+
+impl Projection for Fragile {
+    const NAME: &'static str = "fragile";
+    const TABLES: &'static [&'static str] = &["fragile_seen"];
+    const SCHEMA: &'static [&'static str] =
+        &["CREATE TABLE fragile_seen{g} (global_position bigint PRIMARY KEY)"];
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        g: Generation,
+        event: &Decoded,
+        feed: &FeedEvent,
+    ) -> Result<(), sqlx::Error> {
+        if self.broken.load(Ordering::SeqCst)
+            && matches!(
+                event,
+                Decoded::Subject(SubjectEvent::OffenceRecorded { .. })
+            )
+        {
+            return Err(sqlx::Error::Protocol("cannot handle offences yet".into()));
+        }
+        sqlx::query(&g.sql("INSERT INTO fragile_seen{g} (global_position) VALUES ($1)"))
+            .bind(feed.position.global_position)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::subject(&ws, "S1").await;
+    ws.subjects
+        .execute(
+            "S1",
+            SubjectCommand::RecordOffence {
+                offence_id: "F1".into(),
+                category: OffenceCategory::Violence,
+                occurred_at: day(3, 1),
+            },
+            &meta(Role::PoliceSpoOfficer),
+        )
+        .await
+        .unwrap();
+    scenario::subject(&ws, "S2").await;
+    let pool = db.store.pool().clone();
+    let offence_position: i64 = sqlx::query_scalar(
+        "SELECT global_position FROM events WHERE event_type = 'OffenceRecorded'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    let broken = Arc::new(AtomicBool::new(true));
+    let generation = ensure_live::<Fragile>(&pool).await.unwrap();
+    let runner = Runner::new(
+        Fragile {
+            broken: broken.clone(),
+        },
+        pool.clone(),
+    )
+    .with_options(RunnerOptions {
+        batch_size: 1,
+        ..RunnerOptions::default()
+    });
+    let err = runner.catch_up(generation, |_| {}).await.unwrap_err();
+    match &err {
+        ProjectionError::Apply {
+            global_position,
+            event_type,
+            reason,
+            ..
+        } => {
+            assert_eq!(*global_position, offence_position);
+            assert_eq!(event_type, "OffenceRecorded");
+            assert!(reason.contains("cannot handle offences"), "{reason}");
+        }
+        other => panic!("expected the failing event, got {other}"),
+    }
+    let fragile = status(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "fragile")
+        .unwrap();
+    assert!(fragile.failure.unwrap().contains("cannot handle offences"));
+    assert_eq!(
+        fragile.events_applied, 1,
+        "only the event before the failure"
+    );
+    // Running again without a fix stops at the same event: it is never skipped.
+    assert!(runner.catch_up(generation, |_| {}).await.is_err());
+
+    broken.store(false, Ordering::SeqCst);
+    runner.catch_up(generation, |_| {}).await.unwrap();
+    let seen: Vec<i64> =
+        sqlx::query_scalar("SELECT global_position FROM fragile_seen ORDER BY global_position")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let all: Vec<i64> =
+        sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(seen, all, "every event once, in order, after the fix");
+    let fixed = status(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "fragile")
+        .unwrap();
+    assert_eq!(fixed.failure, None);
+}
+
+#[tokio::test]
+async fn only_one_runner_at_a_time_works_on_a_projection() {
+    let db = TestDb::new().await;
+    let pool = db.store.pool().clone();
+    let generation = ensure_live::<ProgressProjection>(&pool).await.unwrap();
+    let mut other_process = PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(hashtext('desist:projection:progress:1'))")
+        .execute(&mut other_process)
+        .await
+        .unwrap();
+    let err = Runner::new(ProgressProjection, pool.clone())
+        .catch_up(generation, |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProjectionError::Busy(_)), "{err}");
+    other_process.close().await.unwrap();
+    Runner::new(ProgressProjection, pool)
+        .catch_up(generation, |_| {})
+        .await
+        .expect("free once the other runner has gone");
+}
+
+#[tokio::test]
+async fn a_running_projection_is_woken_by_a_commit_without_waiting_for_its_poll() {
+    let db = TestDb::new().await;
+    let pool = db.store.pool().clone();
+    let runner = Runner::new(ComplianceProjection, pool.clone()).with_options(RunnerOptions {
+        poll_interval: Duration::from_secs(3600),
+        ..RunnerOptions::default()
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        runner
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    // Let it start and listen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ws = write_side(&db);
+    scenario::subject(&ws, "S-woken").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM compliance_subjects WHERE subject_id = 'S-woken'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap_or(0);
+        if seen == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner was not woken"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arrive() {
+    let db = TestDb::new().await;
+    import(
+        &db.store,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .unwrap();
+    let pool = db.store.pool();
+    desist_projections::catch_up_all(pool).await.unwrap();
+    let as_of = "2025-06-30".parse().unwrap();
+    let pinned = outcome_report(pool, as_of, None, Split::default())
+        .await
+        .unwrap();
+
+    // A new proven reoffence for someone in the 2023Q1 cohort arrives later.
+    let ws = write_side(&db);
+    let subject = "S030000";
+    for command in [
+        SubjectCommand::RecordOffence {
+            offence_id: "late-1".into(),
+            category: OffenceCategory::StalkingHarassment,
+            occurred_at: chrono::NaiveDate::from_ymd_opt(2023, 12, 1)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc(),
+        },
+        SubjectCommand::RecordOffenceProven {
+            offence_id: "late-1".into(),
+            disposal: OffenceDisposal::Conviction,
+            occurred_at: chrono::NaiveDate::from_ymd_opt(2024, 1, 15)
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap()
+                .and_utc(),
+        },
+    ] {
+        ws.subjects
+            .execute(subject, command, &meta(Role::PoliceSpoOfficer))
+            .await
+            .unwrap();
+    }
+    desist_projections::catch_up_all(pool).await.unwrap();
+
+    let again = outcome_report(pool, as_of, Some(pinned.position), Split::default())
+        .await
+        .unwrap();
+    assert_eq!(again, pinned, "the same pin gives the same numbers");
+    let latest = outcome_report(pool, as_of, None, Split::default())
+        .await
+        .unwrap();
+    assert_ne!(latest.position, pinned.position);
+    assert_ne!(
+        latest.all_cohorts.reoffences, pinned.all_cohorts.reoffences,
+        "unpinned, the new reoffence counts"
+    );
+}
