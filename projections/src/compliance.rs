@@ -1,9 +1,7 @@
 //! The compliance projection: the dated facts behind a subject's compliance status, so that the
 //! status can be computed for any as-of date (`measures::compliance`).
 
-use desist_domain::enrolment::{
-    AbsenceResolution, Attendance, CancelledBy, EnrolmentEvent, EnrolmentStatus,
-};
+use desist_domain::enrolment::{EnrolmentEvent, EnrolmentStatus};
 use desist_domain::protection_order::{AppealOutcome, NotificationKind, OrderEvent};
 use desist_domain::subject::{RiskAssessment, SubjectEvent};
 use desist_store::FeedEvent;
@@ -11,6 +9,7 @@ use sqlx::PgConnection;
 
 use crate::decode::Decoded;
 use crate::projection::name_of;
+use crate::sessions::{self, session_change};
 use crate::{Generation, Projection};
 
 pub struct ComplianceProjection;
@@ -39,14 +38,11 @@ impl Projection for ComplianceProjection {
             enrolment_id text NOT NULL, global_position bigint PRIMARY KEY,
             paused_on date NOT NULL, resumed_on date)",
         "CREATE INDEX ON compliance_pauses{g} (enrolment_id)",
-        "CREATE TABLE compliance_sessions{g} (
-            enrolment_id text NOT NULL, session_id text NOT NULL, number integer NOT NULL,
-            held_at timestamptz NOT NULL,
-            -- scheduled | attended | late | sent_home | absent | provider_cancelled | rescheduled
-            state text NOT NULL,
-            -- provisional | acceptable | unacceptable, for absences
-            absence text, absence_resolved_on date,
-            PRIMARY KEY (enrolment_id, session_id))",
+        concat!(
+            "CREATE TABLE compliance_sessions{g} (",
+            crate::session_columns!(),
+            ")"
+        ),
         "CREATE TABLE compliance_enforcement{g} (
             global_position bigint PRIMARY KEY, enrolment_id text NOT NULL,
             action_on date NOT NULL, action text NOT NULL)",
@@ -156,32 +152,6 @@ async fn set_status(
     Ok(())
 }
 
-async fn set_session(
-    conn: &mut PgConnection,
-    g: Generation,
-    id: &str,
-    session_id: &str,
-    state: &str,
-    absence: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&g.sql(
-        "UPDATE compliance_sessions{g} SET state = $3, absence = $4, absence_resolved_on = NULL
-          WHERE enrolment_id = $1 AND session_id = $2",
-    ))
-    .bind(id)
-    .bind(session_id)
-    .bind(state)
-    .bind(absence)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-fn attendance_state(attendance: Attendance) -> (String, Option<&'static str>) {
-    let absence = (attendance == Attendance::Absent).then_some("provisional");
-    (name_of(&attendance), absence)
-}
-
 async fn enrolment(
     conn: &mut PgConnection,
     g: Generation,
@@ -190,6 +160,9 @@ async fn enrolment(
     feed: &FeedEvent,
 ) -> Result<(), sqlx::Error> {
     use EnrolmentEvent as E;
+    if let Some(change) = session_change(event) {
+        return sessions::apply(conn, g, "compliance_sessions", id, &change).await;
+    }
     match event {
         E::Referred { subject_id, .. } => {
             sqlx::query(&g.sql(
@@ -268,74 +241,6 @@ async fn enrolment(
             .execute(conn)
             .await?;
         }
-        E::SessionScheduled {
-            session_id,
-            number,
-            scheduled_at,
-            ..
-        } => {
-            insert_session(conn, g, id, session_id, *number, *scheduled_at).await?;
-        }
-        E::SessionRescheduled {
-            session_id,
-            new_session_id,
-            scheduled_at,
-            ..
-        } => {
-            set_session(conn, g, id, session_id, "rescheduled", None).await?;
-            sqlx::query(&g.sql(
-                "INSERT INTO compliance_sessions{g} (enrolment_id, session_id, number, held_at, state)
-                 SELECT enrolment_id, $3, number, $4, 'scheduled' FROM compliance_sessions{g}
-                  WHERE enrolment_id = $1 AND session_id = $2",
-            ))
-            .bind(id)
-            .bind(session_id)
-            .bind(new_session_id)
-            .bind(scheduled_at)
-            .execute(conn)
-            .await?;
-        }
-        E::SessionCancelled { session_id, by, .. } => match by {
-            CancelledBy::Provider => {
-                set_session(conn, g, id, session_id, "provider_cancelled", None).await?
-            }
-            CancelledBy::Participant => {
-                set_session(conn, g, id, session_id, "absent", Some("provisional")).await?
-            }
-        },
-        E::AttendanceRecorded {
-            session_id,
-            attendance,
-            ..
-        }
-        | E::AttendanceCorrected {
-            session_id,
-            corrected: attendance,
-            ..
-        } => {
-            let (state, absence) = attendance_state(*attendance);
-            set_session(conn, g, id, session_id, &state, absence).await?;
-        }
-        E::AbsenceResolved {
-            session_id,
-            resolution,
-            occurred_at,
-        } => {
-            let absence = match resolution {
-                AbsenceResolution::Acceptable { .. } => "acceptable",
-                AbsenceResolution::Unacceptable => "unacceptable",
-            };
-            sqlx::query(&g.sql(
-                "UPDATE compliance_sessions{g} SET absence = $3, absence_resolved_on = $4
-                  WHERE enrolment_id = $1 AND session_id = $2",
-            ))
-            .bind(id)
-            .bind(session_id)
-            .bind(absence)
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
         E::ConcernRaised {
             concern_id,
             kind,
@@ -386,32 +291,8 @@ async fn enrolment(
             .execute(conn)
             .await?;
         }
-        E::SessionContentRecorded { .. }
-        | E::ChainAnalysisRecorded { .. }
-        | E::TriggerIdentified { .. }
-        | E::CopingPlanRecorded { .. } => {}
+        _ => {}
     }
-    Ok(())
-}
-
-async fn insert_session(
-    conn: &mut PgConnection,
-    g: Generation,
-    id: &str,
-    session_id: &str,
-    number: u16,
-    at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&g.sql(
-        "INSERT INTO compliance_sessions{g} (enrolment_id, session_id, number, held_at, state)
-         VALUES ($1, $2, $3, $4, 'scheduled')",
-    ))
-    .bind(id)
-    .bind(session_id)
-    .bind(i32::from(number))
-    .bind(at)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod projection;
 pub mod queries;
 pub mod registry;
 pub mod runner;
+pub mod sessions;
 
 pub use error::ProjectionError;
 pub use projection::{Generation, Projection};

@@ -5,7 +5,7 @@
 //! the latest version at or before the pin, so the same pinned query always returns the same
 //! numbers however many events arrive later.
 
-use desist_domain::enrolment::{Attendance, CancelledBy, EnrolmentEvent};
+use desist_domain::enrolment::EnrolmentEvent;
 use desist_domain::protection_order::{AppealOutcome, NotificationKind, OrderEvent};
 use desist_domain::subject::{RiskAssessment, SubjectEvent};
 use desist_store::FeedEvent;
@@ -13,6 +13,7 @@ use sqlx::PgConnection;
 
 use crate::decode::Decoded;
 use crate::projection::name_of;
+use crate::sessions::{session_change, SessionChange};
 use crate::{Generation, Projection};
 
 pub struct OutcomesProjection;
@@ -206,6 +207,36 @@ async fn enrolment(
     event: &EnrolmentEvent,
 ) -> Result<(), sqlx::Error> {
     use EnrolmentEvent as E;
+    match session_change(event) {
+        Some(SessionChange::Scheduled {
+            session_id,
+            number,
+            at: scheduled_at,
+        }) => return schedule(conn, at, session_id, number, scheduled_at).await,
+        Some(SessionChange::Moved {
+            from,
+            to,
+            at: moved_to,
+        }) => {
+            sqlx::query(&at.g.sql(
+                "INSERT INTO outcome_schedule{g} (enrolment_id, session_id, number, scheduled_at)
+                 SELECT enrolment_id, $3, number, $4 FROM outcome_schedule{g}
+                  WHERE enrolment_id = $1 AND session_id = $2",
+            ))
+            .bind(at.id)
+            .bind(from)
+            .bind(to)
+            .bind(moved_to)
+            .execute(conn)
+            .await?;
+            return Ok(());
+        }
+        // Only sessions that took place (or were missed) are due; cancellations never are.
+        Some(SessionChange::Outcome {
+            session_id, state, ..
+        }) if state != "provider_cancelled" => return held(conn, at, session_id, state).await,
+        _ => {}
+    }
     match event {
         E::Referred {
             subject_id,
@@ -267,47 +298,6 @@ async fn enrolment(
                 .execute(conn)
                 .await?;
         }
-        E::SessionScheduled {
-            session_id,
-            number,
-            scheduled_at,
-            ..
-        } => {
-            schedule(conn, at, session_id, *number, *scheduled_at).await?;
-        }
-        E::SessionRescheduled {
-            session_id,
-            new_session_id,
-            scheduled_at,
-            ..
-        } => {
-            sqlx::query(&at.g.sql(
-                "INSERT INTO outcome_schedule{g} (enrolment_id, session_id, number, scheduled_at)
-                 SELECT enrolment_id, $3, number, $4 FROM outcome_schedule{g}
-                  WHERE enrolment_id = $1 AND session_id = $2",
-            ))
-            .bind(at.id)
-            .bind(session_id)
-            .bind(new_session_id)
-            .bind(scheduled_at)
-            .execute(conn)
-            .await?;
-        }
-        E::SessionCancelled {
-            session_id,
-            by: CancelledBy::Participant,
-            ..
-        } => held(conn, at, session_id, Attendance::Absent).await?,
-        E::AttendanceRecorded {
-            session_id,
-            attendance,
-            ..
-        }
-        | E::AttendanceCorrected {
-            session_id,
-            corrected: attendance,
-            ..
-        } => held(conn, at, session_id, *attendance).await?,
         _ => {}
     }
     Ok(())
@@ -338,7 +328,7 @@ async fn held(
     conn: &mut PgConnection,
     at: &Stamp<'_>,
     session_id: &str,
-    attendance: Attendance,
+    attendance: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&at.g.sql(
         "INSERT INTO outcome_sessions{g}
@@ -350,7 +340,7 @@ async fn held(
     .bind(at.tx)
     .bind(at.pos)
     .bind(session_id)
-    .bind(name_of(&attendance))
+    .bind(attendance)
     .execute(conn)
     .await?;
     Ok(())

@@ -1,14 +1,13 @@
 //! The progress projection: where each course stands now, for the therapist's caseload.
 
-use desist_domain::enrolment::{
-    AbsenceResolution, Attendance, CancelledBy, EnrolmentEvent, EnrolmentStatus,
-};
+use desist_domain::enrolment::{EnrolmentEvent, EnrolmentStatus};
 use desist_domain::subject::{RiskAssessment, SubjectEvent};
 use desist_store::FeedEvent;
 use sqlx::PgConnection;
 
 use crate::decode::Decoded;
 use crate::projection::name_of;
+use crate::sessions::{self, session_change};
 use crate::{Generation, Projection};
 
 pub struct ProgressProjection;
@@ -42,10 +41,11 @@ impl Projection for ProgressProjection {
             last_session_at timestamptz, next_session_at timestamptz)",
         "CREATE INDEX ON progress{g} (subject_id)",
         "CREATE INDEX ON progress{g} (practitioner)",
-        "CREATE TABLE progress_sessions{g} (
-            enrolment_id text NOT NULL, session_id text NOT NULL, number integer NOT NULL,
-            scheduled_at timestamptz NOT NULL, state text NOT NULL, absence text,
-            PRIMARY KEY (enrolment_id, session_id))",
+        concat!(
+            "CREATE TABLE progress_sessions{g} (",
+            crate::session_columns!(),
+            ")"
+        ),
         "CREATE TABLE progress_modules{g} (
             enrolment_id text NOT NULL, module text NOT NULL, PRIMARY KEY (enrolment_id, module))",
         "CREATE TABLE progress_triggers{g} (
@@ -116,7 +116,6 @@ async fn exec(
             Value::Text(t) => query.bind(*t),
             Value::OwnedText(t) => query.bind(t.clone()),
             Value::Date(d) => query.bind(*d),
-            Value::Time(t) => query.bind(*t),
             Value::Int(i) => query.bind(*i),
         };
     }
@@ -129,7 +128,6 @@ enum Value<'a> {
     Text(&'a str),
     OwnedText(String),
     Date(chrono::NaiveDate),
-    Time(chrono::DateTime<chrono::Utc>),
     Int(i32),
 }
 
@@ -141,6 +139,9 @@ async fn enrolment(
 ) -> Result<(), sqlx::Error> {
     use EnrolmentEvent as E;
     use Value::*;
+    if let Some(change) = session_change(event) {
+        return sessions::apply(conn, g, "progress_sessions", id, &change).await;
+    }
     let status = |s: EnrolmentStatus| OwnedText(name_of(&s));
     match event {
         E::Referred {
@@ -224,83 +225,6 @@ async fn enrolment(
             )
             .await
         }
-        E::SessionScheduled {
-            session_id,
-            number,
-            scheduled_at,
-            ..
-        } => {
-            let sql = g.sql(
-                "INSERT INTO progress_sessions{g} (enrolment_id, session_id, number, scheduled_at, state)
-                 VALUES ($1, $2, $3, $4, 'scheduled')",
-            );
-            exec(
-                conn,
-                &sql,
-                id,
-                &[
-                    Text(session_id),
-                    Int(i32::from(*number)),
-                    Time(*scheduled_at),
-                ],
-            )
-            .await
-        }
-        E::SessionRescheduled {
-            session_id,
-            new_session_id,
-            scheduled_at,
-            ..
-        } => {
-            let sql = g.sql(
-                "INSERT INTO progress_sessions{g} (enrolment_id, session_id, number, scheduled_at, state)
-                 SELECT enrolment_id, $3, number, $4, 'scheduled' FROM progress_sessions{g}
-                  WHERE enrolment_id = $1 AND session_id = $2",
-            );
-            exec(
-                conn,
-                &sql,
-                id,
-                &[Text(session_id), Text(new_session_id), Time(*scheduled_at)],
-            )
-            .await?;
-            set_state(conn, g, id, session_id, "rescheduled", None).await
-        }
-        E::SessionCancelled { session_id, by, .. } => match by {
-            CancelledBy::Provider => {
-                set_state(conn, g, id, session_id, "provider_cancelled", None).await
-            }
-            CancelledBy::Participant => {
-                set_state(conn, g, id, session_id, "absent", Some("provisional")).await
-            }
-        },
-        E::AttendanceRecorded {
-            session_id,
-            attendance,
-            ..
-        }
-        | E::AttendanceCorrected {
-            session_id,
-            corrected: attendance,
-            ..
-        } => {
-            let absence = (*attendance == Attendance::Absent).then_some("provisional");
-            set_state(conn, g, id, session_id, &name_of(attendance), absence).await
-        }
-        E::AbsenceResolved {
-            session_id,
-            resolution,
-            ..
-        } => {
-            let absence = match resolution {
-                AbsenceResolution::Acceptable { .. } => "acceptable",
-                AbsenceResolution::Unacceptable => "unacceptable",
-            };
-            let sql = g.sql(
-                "UPDATE progress_sessions{g} SET absence = $3 WHERE enrolment_id = $1 AND session_id = $2",
-            );
-            exec(conn, &sql, id, &[Text(session_id), Text(absence)]).await
-        }
         E::SessionContentRecorded { content, .. } => {
             for module in &content.modules_covered {
                 let sql = g.sql(
@@ -329,31 +253,8 @@ async fn enrolment(
             );
             exec(conn, &sql, id, &[Text(trigger_id)]).await
         }
-        E::ConcernRaised { .. }
-        | E::ConcernAcknowledged { .. }
-        | E::ChainAnalysisRecorded { .. }
-        | E::EnforcementActionRecorded { .. } => Ok(()),
+        _ => Ok(()),
     }
-}
-
-async fn set_state(
-    conn: &mut PgConnection,
-    g: Generation,
-    id: &str,
-    session_id: &str,
-    state: &str,
-    absence: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&g.sql(
-        "UPDATE progress_sessions{g} SET state = $3, absence = $4 WHERE enrolment_id = $1 AND session_id = $2",
-    ))
-    .bind(id)
-    .bind(session_id)
-    .bind(state)
-    .bind(absence)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Recomputes the enrolment's derived columns from its sessions, modules and triggers.

@@ -81,8 +81,8 @@ pub async fn compliance_facts(
         Option<NaiveDate>,
     );
     let sessions: Vec<SessionRow> = sqlx::query_as(
-        "SELECT enrolment_id, held_at, state, absence, absence_resolved_on FROM compliance_sessions
-          ORDER BY enrolment_id, held_at",
+        "SELECT enrolment_id, scheduled_at, state, absence, absence_resolved_on
+           FROM compliance_sessions ORDER BY enrolment_id, scheduled_at",
     )
     .fetch_all(pool)
     .await?;
