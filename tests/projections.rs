@@ -411,3 +411,70 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
         "unpinned, the new reoffence counts"
     );
 }
+
+#[tokio::test]
+async fn killing_a_runner_process_mid_catch_up_loses_nothing_and_applies_nothing_twice() {
+    let db = TestDb::new().await;
+    import(
+        &db.store,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .unwrap();
+    let pool = db.store.pool();
+    let desist = || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_desist"));
+        command
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_BACKTRACE", "0");
+        command
+    };
+    // kill -9 a real runner part-way through catching up with ~4,000 events.
+    let mut child = desist()
+        .args(["projections", "catch-up"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let applied_when_killed: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(events_applied), 0)::bigint FROM projection_generations",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap_or(0);
+    println!("events applied across projections when killed: {applied_when_killed}");
+
+    let output = desist().args(["projections", "catch-up"]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = count_events(&db.store).await;
+    for s in status(pool).await.unwrap() {
+        assert_eq!(
+            s.events_applied, events,
+            "{}: each event applied once",
+            s.name
+        );
+    }
+    let live = (
+        dump::<ProgressProjection>(pool).await,
+        dump::<ComplianceProjection>(pool).await,
+        dump::<OutcomesProjection>(pool).await,
+    );
+    for name in desist_projections::NAMES {
+        desist_projections::rebuild_by_name(name, pool, |_| {})
+            .await
+            .unwrap();
+    }
+    assert!(live.0 == dump::<ProgressProjection>(pool).await);
+    assert!(live.1 == dump::<ComplianceProjection>(pool).await);
+    assert!(live.2 == dump::<OutcomesProjection>(pool).await);
+}

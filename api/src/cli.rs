@@ -142,15 +142,22 @@ async fn projections(store: &Store, action: ProjectionsCommand) -> Result<(), Er
         }
         ProjectionsCommand::Status => {
             println!(
-                "{:<12} {:>10} {:<9} {:>14} {:>8}  failure",
-                "projection", "generation", "status", "events applied", "lag"
+                "{:<12} {:>10} {:<9} {:>22} {:>14} {:>8}  failure",
+                "projection",
+                "generation",
+                "status",
+                "checkpoint (tx:pos)",
+                "events applied",
+                "lag"
             );
             for s in desist_projections::registry::status(pool).await? {
+                let checkpoint = format!("{}:{}", s.checkpoint.tx, s.checkpoint.global_position);
                 println!(
-                    "{:<12} {:>10} {:<9} {:>14} {:>8}  {}",
+                    "{:<12} {:>10} {:<9} {:>22} {:>14} {:>8}  {}",
                     s.name,
                     s.generation,
                     s.status,
+                    checkpoint,
                     s.events_applied,
                     s.lag,
                     s.failure.unwrap_or_default()
