@@ -478,3 +478,181 @@ async fn killing_a_runner_process_mid_catch_up_loses_nothing_and_applies_nothing
     assert!(live.1 == dump::<ComplianceProjection>(pool).await);
     assert!(live.2 == dump::<OutcomesProjection>(pool).await);
 }
+
+#[tokio::test]
+async fn the_progress_view_shows_where_a_course_stands() {
+    use desist_domain::enrolment::{
+        AbsenceResolution, Attendance, EnrolmentCommand, SessionContent, SessionMode,
+        TriggerCategory,
+    };
+    use desist_domain::programme::SkillsModule;
+    use desist_domain::subject::{Rating, RiskAssessment, SrpRatings, StalkerType};
+    use desist_domain::Sealed;
+
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::s1_active_in_e1(&ws).await;
+    let at = |n: i64| day(1, 16) + chrono::Duration::weeks(n);
+    let e = |command| async {
+        ws.enrolments
+            .execute("E1", command, &meta(Role::Therapist))
+            .await
+    };
+    let outcomes = [
+        Attendance::Attended,
+        Attendance::Late,
+        Attendance::Absent,
+        Attendance::Absent,
+        Attendance::SentHome,
+    ];
+    for (i, attendance) in outcomes.into_iter().enumerate() {
+        let id = format!("s{i}");
+        e(EnrolmentCommand::ScheduleSession {
+            session_id: id.clone(),
+            number: i as u16 + 1,
+            scheduled_at: at(i as i64),
+            mode: SessionMode::InPerson,
+            occurred_at: day(1, 16),
+        })
+        .await
+        .unwrap();
+        e(EnrolmentCommand::RecordAttendance {
+            session_id: id,
+            attendance,
+            occurred_at: at(i as i64),
+        })
+        .await
+        .unwrap();
+    }
+    e(EnrolmentCommand::ResolveAbsence {
+        session_id: "s2".into(),
+        resolution: AbsenceResolution::Unacceptable,
+        occurred_at: at(2),
+    })
+    .await
+    .unwrap();
+    e(EnrolmentCommand::RecordSessionContent {
+        session_id: "s1".into(),
+        content: SessionContent {
+            modules_covered: vec![SkillsModule::Mindfulness, SkillsModule::ChainAnalysis],
+            skills_practised: vec![],
+            homework_set: None,
+            diary_card_reviewed: true,
+            engagement: Some(4),
+            notes: None,
+        },
+        occurred_at: at(1),
+    })
+    .await
+    .unwrap();
+    for trigger in ["T1", "T2"] {
+        e(EnrolmentCommand::IdentifyTrigger {
+            trigger_id: trigger.into(),
+            category: TriggerCategory::Loneliness,
+            description: Sealed::plain("evenings"),
+            occurred_at: at(1),
+        })
+        .await
+        .unwrap();
+    }
+    e(EnrolmentCommand::RecordCopingPlan {
+        trigger_id: "T1".into(),
+        plan: Sealed::plain("call a friend"),
+        occurred_at: at(2),
+    })
+    .await
+    .unwrap();
+    e(EnrolmentCommand::ScheduleSession {
+        session_id: "next".into(),
+        number: 6,
+        scheduled_at: day(3, 20),
+        mode: SessionMode::Video,
+        occurred_at: at(4),
+    })
+    .await
+    .unwrap();
+    e(EnrolmentCommand::Pause {
+        reason: None,
+        occurred_at: day(3, 1),
+    })
+    .await
+    .unwrap();
+    e(EnrolmentCommand::Resume {
+        occurred_at: day(3, 15),
+    })
+    .await
+    .unwrap();
+    ws.subjects
+        .execute(
+            "S1",
+            SubjectCommand::RecordRiskAssessment {
+                assessment: RiskAssessment::Srp {
+                    stalker_type: StalkerType::Resentful,
+                    ratings: SrpRatings {
+                        violence: Rating::Low,
+                        persistence: Rating::High,
+                        recurrence: Rating::Moderate,
+                        psychosocial_damage: Rating::Low,
+                    },
+                },
+                tool_version: "2".into(),
+                assessor: "psy-01".into(),
+                occurred_at: day(1, 10),
+            },
+            &meta(Role::Therapist),
+        )
+        .await
+        .unwrap();
+    desist_projections::catch_up_all(db.store.pool())
+        .await
+        .unwrap();
+
+    type Row = (
+        String,
+        i32,
+        i32,
+        Option<f64>,
+        i32,
+        i32,
+        i32,
+        String,
+        i32,
+        i32,
+        Option<i32>,
+        Option<chrono::NaiveDate>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let row: Row = sqlx::query_as(
+        "SELECT status, sessions_attended, sessions_due, attendance_rate, absences_unacceptable,
+                absences_provisional, absences_acceptable, modules_covered, triggers,
+                triggers_with_plan, latest_engagement, expected_end_on, next_session_at
+           FROM progress WHERE enrolment_id = 'E1'",
+    )
+    .fetch_one(db.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(row.0, "active");
+    assert_eq!((row.1, row.2), (2, 5), "2 attended of 5 due");
+    assert_eq!(row.3, Some(0.4));
+    assert_eq!(
+        (row.4, row.5, row.6),
+        (1, 1, 0),
+        "one unacceptable, one provisional"
+    );
+    assert_eq!(row.7, "chain_analysis,mindfulness");
+    assert_eq!(
+        (row.8, row.9),
+        (2, 1),
+        "two triggers, one with a coping plan"
+    );
+    assert_eq!(row.10, Some(4));
+    // Started 16 January; 12 weekly sessions plus 14 days paused.
+    assert_eq!(row.11, chrono::NaiveDate::from_ymd_opt(2024, 4, 23));
+    assert_eq!(row.12, Some(day(3, 20)));
+    let risk: String =
+        sqlx::query_scalar("SELECT persistence FROM progress_risk WHERE subject_id = 'S1'")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+    assert_eq!(risk, "high");
+}

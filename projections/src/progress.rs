@@ -29,6 +29,8 @@ impl Projection for ProgressProjection {
             started_on date, ended_on date, end_kind text,
             sessions_attended integer NOT NULL DEFAULT 0,
             sessions_due integer NOT NULL DEFAULT 0,
+            -- attended ÷ due; NULL before any session is due
+            attendance_rate double precision,
             absences_unacceptable integer NOT NULL DEFAULT 0,
             absences_acceptable integer NOT NULL DEFAULT 0,
             absences_provisional integer NOT NULL DEFAULT 0,
@@ -262,6 +264,7 @@ async fn refresh(conn: &mut PgConnection, g: Generation, id: &str) -> Result<(),
     sqlx::query(&g.sql(
         "UPDATE progress{g} p SET
             sessions_attended = s.attended, sessions_due = s.due,
+            attendance_rate = s.attended::double precision / nullif(s.due, 0),
             absences_unacceptable = s.unacceptable, absences_acceptable = s.acceptable,
             absences_provisional = s.provisional,
             last_session_at = s.last_held, next_session_at = s.next_pending,
