@@ -171,6 +171,7 @@ struct Fragile {
 
 impl Projection for Fragile {
     const NAME: &'static str = "fragile";
+    const VERSION: i32 = 1;
     const TABLES: &'static [&'static str] = &["fragile_seen"];
     const SCHEMA: &'static [&'static str] =
         &["CREATE TABLE fragile_seen{g} (global_position bigint PRIMARY KEY)"];

@@ -1,9 +1,10 @@
 //! The `desist` command line.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use desist_domain::DomainServices;
 use desist_store::Store;
 
+use crate::http::ServeConfig;
 use crate::import::{import, ImportError};
 
 use crate::config::{database_url, DEFAULT_MAX_CONNECTIONS};
@@ -26,6 +27,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the GraphQL API (and keep the views up to date).
+    Serve(ServeArgs),
+    /// Print the GraphQL schema (SDL), as docs/schema.graphql holds it.
+    Schema,
     /// Create the database if needed and bring its schema up to date. Safe to run again.
     Migrate,
     /// Import a desist-timeline/1 document through the ordinary commands. An invalid document
@@ -57,9 +62,127 @@ pub enum ProjectionsCommand {
     Status,
 }
 
+/// `desist serve` settings. Each can come from a flag, the environment or the config file,
+/// in that order of precedence.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "DESIST_ADDR")]
+    pub addr: Option<std::net::SocketAddr>,
+    /// A TOML file with any of these settings (snake_case keys, plus database_url).
+    #[arg(long, env = "DESIST_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
+    /// Development mode: GraphiQL at GET /graphql, introspection and field suggestions.
+    #[arg(long, env = "DESIST_DEV")]
+    pub dev: bool,
+    /// Largest request body accepted [default: 1048576].
+    #[arg(long, env = "DESIST_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Deepest query accepted [default: 12].
+    #[arg(long, env = "DESIST_MAX_DEPTH")]
+    pub max_depth: Option<usize>,
+    /// Most complex query accepted (one point per field) [default: 2000].
+    #[arg(long, env = "DESIST_MAX_COMPLEXITY")]
+    pub max_complexity: Option<usize>,
+    /// Most aliases in one query [default: 30].
+    #[arg(long, env = "DESIST_MAX_ALIASES")]
+    pub max_aliases: Option<usize>,
+    /// Seconds a request may run [default: 10].
+    #[arg(long, env = "DESIST_REQUEST_TIMEOUT_SECS")]
+    pub request_timeout_secs: Option<u64>,
+    /// /readyz fails when a view is more events behind than this [default: 1000].
+    #[arg(long, env = "DESIST_READY_MAX_LAG")]
+    pub ready_max_lag: Option<i64>,
+    /// The identity requests act as until authentication is configured [default: local-admin].
+    #[arg(long, env = "DESIST_LOCAL_USER")]
+    pub local_user: Option<String>,
+    /// Its role [default: admin].
+    #[arg(long, env = "DESIST_LOCAL_ROLE")]
+    pub local_role: Option<desist_domain::Role>,
+    /// Its agency [default: local].
+    #[arg(long, env = "DESIST_LOCAL_AGENCY")]
+    pub local_agency: Option<String>,
+}
+
+/// The config file's shape: the same settings as the flags.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeFile {
+    addr: Option<std::net::SocketAddr>,
+    database_url: Option<String>,
+    dev: Option<bool>,
+    max_body_bytes: Option<usize>,
+    max_depth: Option<usize>,
+    max_complexity: Option<usize>,
+    max_aliases: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    ready_max_lag: Option<i64>,
+    local_user: Option<String>,
+    local_role: Option<String>,
+    local_agency: Option<String>,
+}
+
+fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<ServeConfig, Error> {
+    let file: ServeFile = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?
+        }
+        None => ServeFile::default(),
+    };
+    let role = match (args.local_role, file.local_role) {
+        (Some(role), _) => role,
+        (None, Some(name)) => name
+            .parse()
+            .map_err(|e| Error::Config(format!("local_role: {e}")))?,
+        (None, None) => desist_domain::Role::Admin,
+    };
+    Ok(ServeConfig {
+        addr: args
+            .addr
+            .or(file.addr)
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+        database_url: database_url(database_url_flag.or(file.database_url))?,
+        dev: args.dev || file.dev.unwrap_or(false),
+        max_body_bytes: args
+            .max_body_bytes
+            .or(file.max_body_bytes)
+            .unwrap_or(1 << 20),
+        max_depth: args.max_depth.or(file.max_depth).unwrap_or(12),
+        max_complexity: args.max_complexity.or(file.max_complexity).unwrap_or(2000),
+        max_aliases: args.max_aliases.or(file.max_aliases).unwrap_or(30),
+        request_timeout: std::time::Duration::from_secs(
+            args.request_timeout_secs
+                .or(file.request_timeout_secs)
+                .unwrap_or(10),
+        ),
+        ready_max_lag: args.ready_max_lag.or(file.ready_max_lag).unwrap_or(1000),
+        local_actor: desist_domain::Actor {
+            id: args
+                .local_user
+                .or(file.local_user)
+                .unwrap_or_else(|| "local-admin".into()),
+            role,
+            agency: args
+                .local_agency
+                .or(file.local_agency)
+                .unwrap_or_else(|| "local".into()),
+        },
+    })
+}
+
 /// Runs the command line as given.
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
+        Command::Serve(args) => {
+            let config = serve_config(args, cli.database_url)?;
+            crate::http::serve(config, None).await
+        }
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
         Command::Migrate => {
             let url = database_url(cli.database_url)?;
             Store::create_database_if_missing(&url).await?;

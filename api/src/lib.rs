@@ -4,6 +4,8 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod graphql;
+pub mod http;
 pub mod import;
 pub mod write;
 

@@ -12,10 +12,12 @@ use crate::projection::name_of;
 use crate::sessions::{self, session_change};
 use crate::{Generation, Projection};
 
+#[derive(Clone, Copy)]
 pub struct ComplianceProjection;
 
 impl Projection for ComplianceProjection {
     const NAME: &'static str = "compliance";
+    const VERSION: i32 = 1;
     const TABLES: &'static [&'static str] = &[
         "compliance_subjects",
         "compliance_enrolments",
@@ -29,7 +31,8 @@ impl Projection for ComplianceProjection {
     ];
     const SCHEMA: &'static [&'static str] = &[
         "CREATE TABLE compliance_subjects{g} (
-            subject_id text PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL)",
+            subject_id text PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL,
+            sex text NOT NULL)",
         "CREATE TABLE compliance_enrolments{g} (
             enrolment_id text PRIMARY KEY, subject_id text NOT NULL, practitioner text,
             status text NOT NULL, started_on date, ended_on date, end_kind text)",
@@ -99,12 +102,14 @@ async fn subject(
         }
         | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
             sqlx::query(&g.sql(
-                "INSERT INTO compliance_subjects{g} (subject_id, area, birth_year) VALUES ($1, $2, $3)
-                 ON CONFLICT (subject_id) DO UPDATE SET area = $2, birth_year = $3",
+                "INSERT INTO compliance_subjects{g} (subject_id, area, birth_year, sex)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (subject_id) DO UPDATE SET area = $2, birth_year = $3, sex = $4",
             ))
             .bind(id)
             .bind(&d.area)
             .bind(d.birth_year)
+            .bind(name_of(&d.sex))
             .execute(conn)
             .await?;
         }

@@ -30,8 +30,11 @@ use sqlx::PgPool;
 /// Brings every projection's live generation up to date with everything committed, creating
 /// generations on first use.
 pub async fn catch_up_all(pool: &PgPool) -> Result<(), ProjectionError> {
-    async fn one<P: Projection>(projection: P, pool: &PgPool) -> Result<(), ProjectionError> {
-        let generation = registry::ensure_live::<P>(pool).await?;
+    async fn one<P: Projection + Clone>(
+        projection: P,
+        pool: &PgPool,
+    ) -> Result<(), ProjectionError> {
+        let generation = runner::ensure_current(projection.clone(), pool).await?;
         Runner::new(projection, pool.clone())
             .catch_up(generation, |_| {})
             .await?;

@@ -16,10 +16,12 @@ use crate::projection::name_of;
 use crate::sessions::{session_change, SessionChange};
 use crate::{Generation, Projection};
 
+#[derive(Clone, Copy)]
 pub struct OutcomesProjection;
 
 impl Projection for OutcomesProjection {
     const NAME: &'static str = "outcomes";
+    const VERSION: i32 = 1;
     const TABLES: &'static [&'static str] = &[
         "outcome_subjects",
         "outcome_srp",

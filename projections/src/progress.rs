@@ -10,10 +10,12 @@ use crate::projection::name_of;
 use crate::sessions::{self, session_change};
 use crate::{Generation, Projection};
 
+#[derive(Clone, Copy)]
 pub struct ProgressProjection;
 
 impl Projection for ProgressProjection {
     const NAME: &'static str = "progress";
+    const VERSION: i32 = 1;
     const TABLES: &'static [&'static str] = &[
         "progress",
         "progress_sessions",

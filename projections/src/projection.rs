@@ -24,6 +24,9 @@ impl Generation {
 
 pub trait Projection: Send + Sync + 'static {
     const NAME: &'static str;
+    /// Bump when the tables or what an event does to them change: a live generation built by
+    /// another version is rebuilt beside itself and replaced.
+    const VERSION: i32;
     /// The tables this projection owns, without generation suffix. Each is visible to readers
     /// through a view of the same name showing the live generation.
     const TABLES: &'static [&'static str];

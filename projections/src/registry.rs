@@ -72,11 +72,13 @@ async fn create_in<P: Projection>(
             .await?;
     }
     sqlx::query(
-        "INSERT INTO projection_generations (name, generation, status) VALUES ($1, $2, $3)",
+        "INSERT INTO projection_generations (name, generation, status, schema_version)
+         VALUES ($1, $2, $3, $4)",
     )
     .bind(P::NAME)
     .bind(next)
     .bind(status)
+    .bind(P::VERSION)
     .execute(&mut *conn)
     .await?;
     Ok(generation)
@@ -200,4 +202,41 @@ pub async fn status(pool: &PgPool) -> Result<Vec<GenerationStatus>, ProjectionEr
             },
         )
         .collect())
+}
+
+/// Whether every live projection has applied the feed up to `position`.
+pub async fn all_live_reached(
+    pool: &PgPool,
+    position: FeedPosition,
+) -> Result<bool, ProjectionError> {
+    let reached: Option<bool> = sqlx::query_scalar(
+        "SELECT bool_and((checkpoint_tx, checkpoint_position) >= ($1, $2))
+           FROM projection_generations WHERE status = 'live'",
+    )
+    .bind(position.tx)
+    .bind(position.global_position)
+    .fetch_one(pool)
+    .await?;
+    Ok(reached.unwrap_or(false))
+}
+
+/// The greatest lag (events beyond the checkpoint) over the live projections.
+pub async fn max_live_lag(pool: &PgPool) -> Result<i64, ProjectionError> {
+    Ok(status(pool)
+        .await?
+        .into_iter()
+        .filter(|s| s.status == "live")
+        .map(|s| s.lag)
+        .max()
+        .unwrap_or(0))
+}
+
+/// The version of the code that built the live generation, if there is one.
+pub async fn live_version(pool: &PgPool, name: &str) -> Result<Option<i32>, ProjectionError> {
+    Ok(sqlx::query_scalar(
+        "SELECT schema_version FROM projection_generations WHERE name = $1 AND status = 'live'",
+    )
+    .bind(name)
+    .fetch_optional(pool)
+    .await?)
 }

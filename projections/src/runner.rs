@@ -199,6 +199,7 @@ impl<P: Projection> Runner<P> {
         &self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ProjectionError> {
+        // Runners start with a generation built by this code (see `ensure_current`).
         tokio::pin!(shutdown);
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen("desist_events").await?;
@@ -266,4 +267,26 @@ pub async fn rebuild<P: Projection>(
     // Events that committed between catching up and the switch are picked up by the live
     // runner, which now follows this generation from its checkpoint.
     Ok((generation, progress))
+}
+
+/// The live generation of `P`, built by this version of the code: created on first use, and
+/// rebuilt beside the old one (then switched to) when the code's `VERSION` changed.
+pub async fn ensure_current<P: Projection>(
+    projection: P,
+    pool: &PgPool,
+) -> Result<Generation, ProjectionError> {
+    match registry::live_version(pool, P::NAME).await? {
+        Some(version) if version == P::VERSION => registry::ensure_live::<P>(pool).await,
+        Some(version) => {
+            tracing::info!(
+                projection = P::NAME,
+                from = version,
+                to = P::VERSION,
+                "the view's code changed: rebuilding it beside the live one"
+            );
+            let (generation, _) = rebuild(projection, pool, |_| {}).await?;
+            Ok(generation)
+        }
+        None => registry::ensure_live::<P>(pool).await,
+    }
 }

@@ -130,3 +130,68 @@ pub async fn has_events_after<'c>(
     .await?;
     Ok(more)
 }
+
+/// Where the event `sequence` of an aggregate sits in the feed.
+pub async fn position_of<'c>(
+    executor: impl PgExecutor<'c>,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    sequence: i64,
+) -> Result<Option<FeedPosition>, StoreError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT tx::text::bigint, global_position FROM events
+          WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(sequence)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|(tx, global_position)| FeedPosition {
+        tx,
+        global_position,
+    }))
+}
+
+/// One recorded event of an aggregate, as its history shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Every event of one aggregate, in order, upcast to the current version.
+pub async fn history<'c>(
+    executor: impl PgExecutor<'c>,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let rows: Vec<(i64, String, String, Value, Value, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT sequence, event_type, event_version, payload, metadata, recorded_at FROM events
+          WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(sequence, event_type, version, payload, metadata, recorded_at)| {
+                let (event_version, payload) = upcast(&event_type, &version, payload);
+                HistoryEntry {
+                    sequence,
+                    event_type,
+                    event_version,
+                    payload,
+                    metadata,
+                    recorded_at,
+                }
+            },
+        )
+        .collect())
+}

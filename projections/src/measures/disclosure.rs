@@ -168,3 +168,106 @@ mod tests {
         assert_eq!(round_to_five(406), 405);
     }
 }
+
+/// A count as an evaluator receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub value: Option<u64>,
+    pub suppressed: bool,
+}
+
+/// The primary rule for a count outside the cohort table: below the threshold it is suppressed,
+/// otherwise rounded to the nearest five.
+pub fn cell(count: u64) -> Cell {
+    if count < THRESHOLD {
+        Cell {
+            value: None,
+            suppressed: true,
+        }
+    } else {
+        Cell {
+            value: Some(round_to_five(count)),
+            suppressed: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlledGroup {
+    pub n: Cell,
+    pub reoffenders: Cell,
+}
+
+/// The completers comparison under disclosure control: the difference and its interval are
+/// shown only when all four counts are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlledComparison {
+    pub completers: ControlledGroup,
+    pub non_completers: ControlledGroup,
+    pub difference: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    pub label: &'static str,
+}
+
+pub fn control_comparison(c: &super::outcomes::Comparison) -> ControlledComparison {
+    let group = |g: &super::outcomes::Group| ControlledGroup {
+        n: cell(g.n),
+        reoffenders: cell(g.reoffenders),
+    };
+    let completers = group(&c.completers);
+    let non_completers = group(&c.non_completers);
+    let shown = [
+        completers.n,
+        completers.reoffenders,
+        non_completers.n,
+        non_completers.reoffenders,
+    ]
+    .iter()
+    .all(|c| !c.suppressed);
+    ControlledComparison {
+        difference: c.difference.filter(|_| shown),
+        ci: c.ci.filter(|_| shown),
+        completers,
+        non_completers,
+        label: c.label,
+    }
+}
+
+/// Order measures under disclosure control: counts by the primary rule, rates only from shown
+/// counts. Order-months measure time, not people, and are shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ControlledOrderPeriod {
+    pub period: String,
+    pub orders: Cell,
+    pub notification_due: Cell,
+    pub notification_on_time: Cell,
+    pub notification_on_time_rate: Option<f64>,
+    pub breach_reports: Cell,
+    pub order_months: f64,
+    pub breaches_per_100_order_months: Option<f64>,
+}
+
+pub fn control_orders(periods: &[super::outcomes::OrderPeriod]) -> Vec<ControlledOrderPeriod> {
+    periods
+        .iter()
+        .map(|p| {
+            let due = cell(p.notification_due);
+            let on_time = cell(p.notification_on_time);
+            let breaches = cell(p.breach_reports);
+            ControlledOrderPeriod {
+                period: p.period.clone(),
+                orders: cell(p.orders),
+                notification_on_time_rate: p
+                    .notification_on_time_rate
+                    .filter(|_| !due.suppressed && !on_time.suppressed),
+                breaches_per_100_order_months: p
+                    .breaches_per_100_order_months
+                    .filter(|_| !breaches.suppressed),
+                notification_due: due,
+                notification_on_time: on_time,
+                breach_reports: breaches,
+                order_months: p.order_months,
+            }
+        })
+        .collect()
+}

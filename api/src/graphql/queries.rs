@@ -1,0 +1,342 @@
+//! The query root.
+
+use async_graphql::connection::{query, Connection, Edge, OpaqueCursor};
+use async_graphql::{Context, Object, OutputType, Result, ID};
+use chrono::NaiveDate;
+use desist_projections::measures::compliance::assess;
+use desist_projections::measures::outcomes::Split;
+use desist_store::FeedPosition;
+
+use super::enums::*;
+use super::errors::{error, BAD_USER_INPUT};
+use super::evaluator::{OutcomeReportView, OutcomeSplit};
+use super::ids::{decode, decode_any, Kind};
+use super::loaders::{OrderRow, ProgressRow, SubjectRow, ORDER_COLUMNS, PROGRESS_COLUMNS};
+use super::objects::*;
+
+/// Pages hold at most this many items.
+pub const MAX_PAGE: i32 = 100;
+
+pub struct QueryRoot;
+
+type Page<T> = Connection<OpaqueCursor<String>, T>;
+
+/// Keyset pagination over `items` sorted by key. `first` or `last` is required.
+async fn paginate<T: OutputType>(
+    items: Vec<(String, T)>,
+    after: Option<String>,
+    before: Option<String>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> Result<Page<T>> {
+    if first.is_none() && last.is_none() {
+        return Err(error(BAD_USER_INPUT, "first or last is required"));
+    }
+    query(
+        after,
+        before,
+        first,
+        last,
+        |after: Option<OpaqueCursor<String>>, before: Option<OpaqueCursor<String>>, first, last| async move {
+            let window: Vec<(String, T)> = items
+                .into_iter()
+                .filter(|(k, _)| after.as_ref().is_none_or(|a| k > &a.0))
+                .filter(|(k, _)| before.as_ref().is_none_or(|b| k < &b.0))
+                .collect();
+            let total = window.len();
+            let (start, end) = match (first, last) {
+                (Some(first), _) => (0, first.min(total)),
+                (None, Some(last)) => (total.saturating_sub(last), total),
+                (None, None) => (0, total),
+            };
+            let mut connection = Connection::new(start > 0, end < total);
+            connection.edges.extend(
+                window
+                    .into_iter()
+                    .skip(start)
+                    .take(end - start)
+                    .map(|(k, node)| Edge::new(OpaqueCursor(k), node)),
+            );
+            Ok::<_, async_graphql::Error>(connection)
+        },
+    )
+    .await
+}
+
+fn today(ctx: &Context<'_>) -> NaiveDate {
+    app(ctx).services.now().date_naive()
+}
+
+pub async fn compliance_of(
+    ctx: &Context<'_>,
+    subject_id: &str,
+    as_of: Option<NaiveDate>,
+) -> Result<Compliance> {
+    let as_of = as_of.unwrap_or_else(|| today(ctx));
+    let facts = desist_projections::queries::compliance_facts(app(ctx).store.pool())
+        .await
+        .map_err(|e| internal_error(ctx, e))?;
+    let facts = facts
+        .get(subject_id)
+        .ok_or_else(|| error(super::errors::NOT_FOUND, "no such subject"))?;
+    Ok(to_compliance(subject_id, as_of, &assess(facts, as_of)))
+}
+
+fn to_compliance(
+    subject_id: &str,
+    as_of: NaiveDate,
+    status: &desist_projections::measures::compliance::ComplianceStatus,
+) -> Compliance {
+    Compliance {
+        subject_id: subject_id.to_string(),
+        as_of,
+        rag: status.rag.into(),
+        reasons: status.reasons.iter().map(|r| (*r).into()).collect(),
+        failures_since_reset: status.failures_since_reset as i32,
+        next_step: status.next_step.into(),
+    }
+}
+
+fn parse_pin(pin: &str) -> Result<FeedPosition> {
+    pin.split_once(':')
+        .and_then(|(tx, pos)| {
+            Some(FeedPosition {
+                tx: tx.parse().ok()?,
+                global_position: pos.parse().ok()?,
+            })
+        })
+        .ok_or_else(|| {
+            error(
+                BAD_USER_INPUT,
+                "pin: expected a position as returned in `position`",
+            )
+        })
+}
+
+#[Object]
+impl QueryRoot {
+    /// Any object by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let Some((kind, raw)) = decode_any(&id) else {
+            return Ok(None);
+        };
+        Ok(match kind {
+            Kind::Programme => load_programme(ctx, &raw).await?.map(Node::Programme),
+            Kind::Subject => load_subject(ctx, &raw).await?.map(Node::Subject),
+            Kind::Enrolment => load_enrolment(ctx, &raw).await?.map(Node::Enrolment),
+            Kind::ProtectionOrder => load_order(ctx, &raw).await?.map(Node::ProtectionOrder),
+        })
+    }
+
+    /// A programme version, e.g. code COBI, version 2022.
+    async fn programme(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        version: String,
+    ) -> Result<Option<Programme>> {
+        load_programme(
+            ctx,
+            &desist_domain::programme::programme_id(&code, &version),
+        )
+        .await
+    }
+
+    async fn subject(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Subject>> {
+        load_subject(ctx, &decode(&id, Kind::Subject, "id")?).await
+    }
+
+    async fn enrolment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Enrolment>> {
+        load_enrolment(ctx, &decode(&id, Kind::Enrolment, "id")?).await
+    }
+
+    async fn protection_order(&self, ctx: &Context<'_>, id: ID) -> Result<Option<ProtectionOrder>> {
+        load_order(ctx, &decode(&id, Kind::ProtectionOrder, "id")?).await
+    }
+
+    /// Subjects, by reference. Filter by area, or by RAG status as of a date (default today).
+    #[allow(clippy::too_many_arguments)]
+    async fn subjects(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
+        #[graphql(validator(minimum = 1, maximum = 100))] last: Option<i32>,
+        area: Option<String>,
+        rag: Option<Rag>,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Page<Subject>> {
+        let pool = app(ctx).store.pool();
+        let rows: Vec<SubjectRow> = sqlx::query_as(
+            "SELECT subject_id, area, birth_year, sex FROM compliance_subjects
+              WHERE ($1::text IS NULL OR area = $1) ORDER BY subject_id",
+        )
+        .bind(&area)
+        .fetch_all(pool)
+        .await
+        .map_err(|e| internal_error(ctx, e))?;
+        let statuses = match rag {
+            Some(_) => Some(
+                desist_projections::queries::compliance(pool, as_of.unwrap_or_else(|| today(ctx)))
+                    .await
+                    .map_err(|e| internal_error(ctx, e))?,
+            ),
+            None => None,
+        };
+        let items = rows
+            .into_iter()
+            .filter(|r| match (&statuses, rag) {
+                (Some(s), Some(rag)) => s
+                    .get(&r.subject_id)
+                    .is_some_and(|st| Rag::from(st.rag) == rag),
+                _ => true,
+            })
+            .map(|r| (r.subject_id.clone(), Subject(r)))
+            .collect();
+        paginate(items, after, before, first, last).await
+    }
+
+    /// Enrolments, by reference. Filter by status, the subject's area, or practitioner.
+    #[allow(clippy::too_many_arguments)]
+    async fn enrolments(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
+        #[graphql(validator(minimum = 1, maximum = 100))] last: Option<i32>,
+        status: Option<EnrolmentStatus>,
+        area: Option<String>,
+        practitioner: Option<String>,
+    ) -> Result<Page<Enrolment>> {
+        let status = status.map(|s| {
+            desist_projections::projection::name_of(
+                &desist_domain::enrolment::EnrolmentStatus::from(s),
+            )
+        });
+        let columns = PROGRESS_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows: Vec<ProgressRow> = sqlx::query_as(&format!(
+            "SELECT {columns} FROM progress p
+               LEFT JOIN compliance_subjects s ON s.subject_id = p.subject_id
+              WHERE ($1::text IS NULL OR p.status = $1)
+                AND ($2::text IS NULL OR s.area = $2)
+                AND ($3::text IS NULL OR p.practitioner = $3)
+              ORDER BY p.enrolment_id"
+        ))
+        .bind(status)
+        .bind(area)
+        .bind(practitioner)
+        .fetch_all(app(ctx).store.pool())
+        .await
+        .map_err(|e| internal_error(ctx, e))?;
+        let items = rows
+            .into_iter()
+            .map(|r| (r.enrolment_id.clone(), Enrolment(r)))
+            .collect();
+        paginate(items, after, before, first, last).await
+    }
+
+    /// Protection orders, by reference.
+    async fn protection_orders(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
+        #[graphql(validator(minimum = 1, maximum = 100))] last: Option<i32>,
+    ) -> Result<Page<ProtectionOrder>> {
+        let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+            "SELECT {ORDER_COLUMNS} FROM compliance_orders ORDER BY order_id"
+        ))
+        .fetch_all(app(ctx).store.pool())
+        .await
+        .map_err(|e| internal_error(ctx, e))?;
+        let items = rows
+            .into_iter()
+            .map(|r| (r.order_id.clone(), ProtectionOrder(r)))
+            .collect();
+        paginate(items, after, before, first, last).await
+    }
+
+    /// A subject's compliance as of a date (default today).
+    async fn compliance(
+        &self,
+        ctx: &Context<'_>,
+        subject_id: ID,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Compliance> {
+        compliance_of(
+            ctx,
+            &decode(&subject_id, Kind::Subject, "subjectId")?,
+            as_of,
+        )
+        .await
+    }
+
+    /// Subjects needing action first: RED, then AMBER (each with reasons and next step), then
+    /// GREEN; within a status, by reference.
+    async fn caseload(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<NaiveDate>,
+        after: Option<String>,
+        before: Option<String>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
+        #[graphql(validator(minimum = 1, maximum = 100))] last: Option<i32>,
+    ) -> Result<Page<Compliance>> {
+        let as_of = as_of.unwrap_or_else(|| today(ctx));
+        let statuses = desist_projections::queries::compliance(app(ctx).store.pool(), as_of)
+            .await
+            .map_err(|e| internal_error(ctx, e))?;
+        let items = statuses
+            .iter()
+            .map(|(id, status)| {
+                // RED sorts first: 0 for RED, 1 for AMBER, 2 for GREEN.
+                let urgency = 2 - status.rag as u8;
+                (format!("{urgency}:{id}"), to_compliance(id, as_of, status))
+            })
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        paginate(items, after, before, first, last).await
+    }
+
+    /// Outcome measures as of a date (default today), optionally pinned to a feed position,
+    /// split by quarter and by any of programme, area, SRP type and route. Disclosure
+    /// controlled: this is all an evaluator receives.
+    async fn outcomes(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<NaiveDate>,
+        pin: Option<String>,
+        split: Option<OutcomeSplit>,
+    ) -> Result<OutcomeReportView> {
+        let as_of = as_of.unwrap_or_else(|| today(ctx));
+        let pin = pin.as_deref().map(parse_pin).transpose()?;
+        let split = split.unwrap_or_default();
+        let report = desist_projections::queries::outcome_report(
+            app(ctx).store.pool(),
+            as_of,
+            pin,
+            Split {
+                programme: split.programme,
+                area: split.area,
+                srp_type: split.srp_type,
+                route: split.route,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            desist_projections::ProjectionError::NotYetProjected { .. } => {
+                error(BAD_USER_INPUT, e.to_string())
+            }
+            other => internal_error(ctx, other),
+        })?;
+        Ok((&report).into())
+    }
+}

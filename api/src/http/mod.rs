@@ -1,0 +1,143 @@
+//! `desist serve`: the HTTP server. One router per concern (GraphQL, health), one context.
+
+mod alerts;
+mod graphql;
+mod health;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use desist_domain::{Actor, DomainServices};
+use desist_projections::compliance::ComplianceProjection;
+use desist_projections::outcomes::OutcomesProjection;
+use desist_projections::progress::ProgressProjection;
+use desist_projections::{Projection, Runner};
+use desist_store::Store;
+use tokio::sync::watch;
+
+use crate::graphql::context::AppContext;
+use crate::graphql::{schema, DesistSchema, Limits};
+use crate::Error;
+
+/// Everything `desist serve` can be told (flags, environment or a config file).
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    /// GraphiQL, introspection and field suggestions.
+    pub dev: bool,
+    pub max_body_bytes: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub request_timeout: Duration,
+    /// `/readyz` fails when a live view is more than this many events behind.
+    pub ready_max_lag: i64,
+    /// The identity every request acts as until authentication arrives.
+    pub local_actor: Actor,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: Arc<AppContext>,
+    pub schema: DesistSchema,
+    pub config: Arc<ServeConfig>,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .merge(graphql::router(&state))
+        .merge(health::router())
+        .with_state(state)
+}
+
+/// Connects, starts the projection runners and the alert monitor, and serves until Ctrl-C or
+/// SIGTERM.
+/// `ready` hears the bound address (tests bind port 0).
+pub async fn serve(
+    config: ServeConfig,
+    ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
+) -> Result<(), Error> {
+    let store = Store::connect(&config.database_url, 20).await?;
+    store.ensure_migrated().await?;
+    desist_store::horizon::check_xid_horizon(store.pool()).await?;
+    let app = Arc::new(AppContext::new(
+        store.clone(),
+        DomainServices::system(),
+        Duration::from_secs(2),
+    ));
+    // Views whose code changed are rebuilt before serving, so no request reads a stale shape.
+    desist_projections::runner::ensure_current(ProgressProjection, store.pool()).await?;
+    desist_projections::runner::ensure_current(ComplianceProjection, store.pool()).await?;
+    desist_projections::runner::ensure_current(OutcomesProjection, store.pool()).await?;
+    let (stop, stopped) = watch::channel(false);
+    spawn_runner(ProgressProjection, &store, stopped.clone());
+    spawn_runner(ComplianceProjection, &store, stopped.clone());
+    spawn_runner(OutcomesProjection, &store, stopped.clone());
+    tokio::spawn(alerts::monitor(app.clone(), stopped.clone()));
+
+    let limits = Limits {
+        max_depth: config.max_depth,
+        max_complexity: config.max_complexity,
+        dev: config.dev,
+    };
+    let state = HttpState {
+        schema: schema(app.clone(), limits),
+        app,
+        config: Arc::new(config.clone()),
+    };
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", config.addr)))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::Config(e.to_string()))?;
+    tracing::info!(addr = %bound, dev = config.dev, "desist is serving");
+    if let Some(ready) = ready {
+        let _ = ready.send(bound);
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        })
+        .await
+        .map_err(|e| Error::Config(format!("server failed: {e}")))
+}
+
+fn spawn_runner<P: Projection>(projection: P, store: &Store, mut stopped: watch::Receiver<bool>) {
+    let runner = Runner::new(projection, store.pool().clone());
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = runner.run(shutdown).await {
+            tracing::error!(projection = P::NAME, error = %e, "projection runner stopped");
+        }
+    });
+}
+
+/// Ctrl-C, or SIGTERM from a process manager.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
