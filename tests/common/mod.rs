@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod scenario;
+pub mod server;
 
 use chrono::{DateTime, TimeZone, Utc};
 use desist_api::WriteSide;

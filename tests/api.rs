@@ -1,0 +1,197 @@
+//! The GraphQL API end to end: a real `desist serve`, real HTTP, real PostgreSQL.
+
+mod common;
+
+use common::server::{problems, TestServer};
+use common::{count_events, fixture, import_services, TestDb};
+use serde_json::{json, Value};
+
+/// The ```graphql blocks of docs/api.md, each with the ```json variables that follow it.
+fn walkthrough() -> Vec<(String, Value)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md"))
+        .expect("docs/api.md");
+    let mut blocks: Vec<(String, Value)> = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let (lang, body) = after.split_once('\n').unwrap_or((after, ""));
+        let Some(end) = body.find("```") else { break };
+        let content = &body[..end];
+        match lang.trim() {
+            "graphql" => blocks.push((content.to_string(), json!({}))),
+            "json" => {
+                if let Some(last) = blocks.last_mut() {
+                    last.1 = serde_json::from_str(content).expect("variables are JSON");
+                }
+            }
+            _ => {}
+        }
+        rest = &body[end + 3..];
+    }
+    blocks
+}
+
+#[tokio::test]
+async fn the_walkthrough_in_docs_api_md_runs_without_an_error() {
+    let server = TestServer::start(TestDb::new().await).await;
+    let blocks = walkthrough();
+    assert!(blocks.len() >= 10, "found only {} blocks", blocks.len());
+    let mut last = Value::Null;
+    for (i, (query, variables)) in blocks.iter().enumerate() {
+        let response = server.graphql(query, variables.clone()).await;
+        let found = problems(&response);
+        assert!(found.is_empty(), "block {i} failed: {found:?}\n{query}");
+        last = response;
+        if i == 6 {
+            // After completion: the course's figures.
+            let progress = &last["data"]["completeEnrolment"]["enrolment"]["progress"];
+            assert_eq!(progress["sessionsAttended"], 11);
+            assert_eq!(progress["sessionsDue"], 12);
+        }
+    }
+    // The evaluator sees one person only as suppressed counts.
+    let cohort = &last["data"]["outcomes"]["cohorts"][0];
+    assert_eq!(cohort["n"], json!({"value": null, "suppressed": true}));
+    assert_eq!(cohort["rate"], Value::Null);
+}
+
+#[tokio::test]
+async fn the_outcome_query_returns_the_fixtures_expected_values() {
+    let db = TestDb::new().await;
+    desist_api::import::import(
+        &db.store,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .unwrap();
+    let server = TestServer::start(db).await;
+    server.views_caught_up().await;
+    let expected = fixture("pilot-small.expected-2025-06-30.json");
+    let response = server
+        .graphql(
+            "{ outcomes(asOf: \"2025-06-30\") { cohorts { cohort final
+                n { value } reoffenders { value } reoffences { value } completed { value }
+                ended { value } attended { value } due { value }
+                rate rateCi { lower upper } frequency perReoffender completionRate attendanceRate
+                stalkingHarassmentRate spoBreachRate medianDaysToStart
+                timeToReoffence { day proportion ci { lower upper } } } } }",
+            json!({}),
+        )
+        .await;
+    assert!(problems(&response).is_empty(), "{response}");
+    let rows = response["data"]["outcomes"]["cohorts"].as_array().unwrap();
+    let wanted = expected["controlled_outcomes_by_cohort"]
+        .as_array()
+        .unwrap();
+    assert_eq!(rows.len(), wanted.len());
+    let close = |a: &Value, b: &Value| match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+        _ => a.is_null() && b.is_null(),
+    };
+    for (row, want) in rows.iter().zip(wanted) {
+        assert_eq!(row["cohort"], want["cohort"]);
+        assert_eq!(row["final"], want["final"]);
+        for count in [
+            "n",
+            "reoffenders",
+            "reoffences",
+            "completed",
+            "ended",
+            "attended",
+            "due",
+        ] {
+            assert!(
+                close(&row[count]["value"], &want[count]),
+                "{count} {row} {want}"
+            );
+        }
+        for (ours, theirs) in [
+            ("rate", "rate"),
+            ("frequency", "frequency"),
+            ("perReoffender", "per_reoffender"),
+            ("completionRate", "completion_rate"),
+            ("attendanceRate", "attendance_rate"),
+            ("stalkingHarassmentRate", "stalking_harassment_rate"),
+            ("spoBreachRate", "spo_breach_rate"),
+            ("medianDaysToStart", "median_days_to_start"),
+        ] {
+            assert!(close(&row[ours], &want[theirs]), "{ours} {row} {want}");
+        }
+        match want["rate_ci"].as_array() {
+            Some(ci) => {
+                assert!(close(&row["rateCi"]["lower"], &ci[0]));
+                assert!(close(&row["rateCi"]["upper"], &ci[1]));
+            }
+            None => assert!(row["rateCi"].is_null()),
+        }
+        for point in row["timeToReoffence"].as_array().unwrap() {
+            let day = point["day"].to_string();
+            let want = &want["km"][&day];
+            if want.is_null() {
+                assert!(
+                    point["proportion"].is_null(),
+                    "day {day} should be withheld"
+                );
+            } else {
+                assert!(close(&point["proportion"], &want["proportion"]));
+                assert!(close(&point["ci"]["lower"], &want["ci"][0]));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retried_command_id_records_once() {
+    let server = TestServer::start(TestDb::new().await).await;
+    let register = r#"mutation { registerSubject(input: { commandId: "retry-1", ref: "S9",
+        birthYear: 1990, sex: FEMALE, area: "Kent", occurredAt: "2026-01-02T09:00:00Z" }) {
+        subject { ref } userErrors { code } commandId replayed } }"#;
+    let first = server.graphql(register, json!({})).await;
+    let count = count_events(&server.db.store).await;
+    let second = server.graphql(register, json!({})).await;
+    assert_eq!(
+        first["data"]["registerSubject"]["replayed"], false,
+        "{first}"
+    );
+    assert_eq!(
+        second["data"]["registerSubject"]["replayed"], true,
+        "{second}"
+    );
+    assert_eq!(second["data"]["registerSubject"]["commandId"], "retry-1");
+    assert_eq!(second["data"]["registerSubject"]["subject"]["ref"], "S9");
+    assert_eq!(count_events(&server.db.store).await, count);
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let server = TestServer::start(TestDb::new().await).await;
+    let health = server
+        .client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = server
+        .client
+        .get(server.url("/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["ready"], true);
+}
+
+#[tokio::test]
+async fn docs_schema_graphql_is_the_schema_the_code_serves() {
+    let file = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/schema.graphql"))
+        .expect("docs/schema.graphql");
+    assert!(
+        file == desist_api::graphql::sdl(),
+        "docs/schema.graphql is out of date: run `cargo run -- schema > docs/schema.graphql`"
+    );
+}
