@@ -70,7 +70,7 @@ pub enum DomainError {
     #[error("session {session_id} was not an absence")]
     NotAnAbsence { session_id: String },
     #[error("a correction must change the recorded value")]
-    CorrectionChangesNothing,
+    CorrectionChangesNothing { field: &'static str },
     #[error("completion needs {required} attended sessions; {attended} were attended")]
     TooFewSessionsToComplete { attended: u16, required: u16 },
     #[error("a full order must run for at least two years (until {earliest_end}) or until further order")]
@@ -83,7 +83,10 @@ pub enum DomainError {
         date: NaiveDate,
     },
     #[error("the order was not in force on {date}")]
-    OrderNotInForce { date: NaiveDate },
+    OrderNotInForce {
+        field: &'static str,
+        date: NaiveDate,
+    },
     #[error("the order has not been served")]
     OrderNotServed,
     #[error("an initial notification has already been given for this order")]
@@ -122,7 +125,7 @@ impl DomainError {
             Self::SessionNotHeld { .. } => "SESSION_NOT_HELD",
             Self::AbsenceNotProvisional { .. } => "ABSENCE_NOT_PROVISIONAL",
             Self::NotAnAbsence { .. } => "NOT_AN_ABSENCE",
-            Self::CorrectionChangesNothing => "CORRECTION_CHANGES_NOTHING",
+            Self::CorrectionChangesNothing { .. } => "CORRECTION_CHANGES_NOTHING",
             Self::TooFewSessionsToComplete { .. } => "TOO_FEW_SESSIONS_TO_COMPLETE",
             Self::FullOrderTooShort { .. } => "FULL_ORDER_TOO_SHORT",
             Self::InterimOrderWithoutEnd => "INTERIM_ORDER_WITHOUT_END",
@@ -142,8 +145,20 @@ impl DomainError {
         match self {
             Self::InFuture { field, .. }
             | Self::InvalidValue { field, .. }
-            | Self::OutOfOrder { field, .. } => field,
-            Self::AlreadyRecorded { .. } | Self::NotRecorded { .. } => "id",
+            | Self::OutOfOrder { field, .. }
+            | Self::CorrectionChangesNothing { field }
+            | Self::OrderNotInForce { field, .. } => field,
+            // The record the command names; "id" is the aggregate's own id.
+            Self::AlreadyRecorded { what } | Self::NotRecorded { what } => match *what {
+                "offence" => "offence_id",
+                "concern" | "acknowledgement" => "concern_id",
+                "trigger" => "trigger_id",
+                "breach" | "breach assessment" => "breach_id",
+                "condition" => "condition_id",
+                "session id" => "session_id",
+                "chain analysis" => "chain_id",
+                _ => "id",
+            },
             Self::EnrolmentStatus { .. } => "enrolment_id",
             Self::SessionNumberOutOfRange { .. }
             | Self::SessionAlreadyDelivered { .. }
@@ -156,11 +171,9 @@ impl DomainError {
             | Self::AbsenceNotProvisional { .. }
             | Self::NotAnAbsence { .. } => "session_id",
             Self::SessionNotYetHeld { .. } => "occurred_at",
-            Self::CorrectionChangesNothing => "attendance",
             Self::TooFewSessionsToComplete { .. } => "enrolment_id",
             Self::FullOrderTooShort { .. } | Self::InterimOrderWithoutEnd => "ends_on",
             Self::ConditionNotInForce { .. } => "condition_id",
-            Self::OrderNotInForce { .. } => "occurred_on",
             Self::OrderNotServed => "order_id",
             Self::InitialNotificationAlreadyGiven => "kind",
             Self::OutcomeBeforeReport { .. } => "occurred_at",

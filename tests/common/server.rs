@@ -75,7 +75,10 @@ impl TestServer {
             if lag == 0 && live == 3 {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "views did not catch up");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "views did not catch up"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

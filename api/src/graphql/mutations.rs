@@ -158,6 +158,16 @@ async fn finish(
     }
 }
 
+/// The domain calls the aggregate's own id "id"; the input calls it `id_field`.
+fn name_id_field(mut executed: Executed, id_field: &str) -> Executed {
+    if let Err(errors) = &mut executed {
+        for error in errors.iter_mut().filter(|e| e.field == "id") {
+            error.field = id_field.to_string();
+        }
+    }
+    executed
+}
+
 /// Shapes an executed command and the reloaded object into a payload.
 fn done<T>(executed: Executed, object: Option<T>) -> Done<T> {
     match executed {
@@ -184,6 +194,7 @@ async fn enrolment(
 ) -> Result<Done<Enrolment>> {
     let id = decode(enrolment_id, Kind::Enrolment, "enrolmentId")?;
     let executed = run(ctx, &app(ctx).write.enrolments, &id, command_id, command).await?;
+    let executed = name_id_field(executed, "enrolmentId");
     let object = match executed {
         Ok(_) => load_enrolment(ctx, &id).await?,
         Err(_) => None,
@@ -194,6 +205,7 @@ async fn enrolment(
 async fn subject(
     ctx: &Context<'_>,
     subject_id: &str,
+    id_field: &str,
     command_id: Option<String>,
     command: std::result::Result<SubjectCommand, UserError>,
 ) -> Result<Done<Subject>> {
@@ -205,6 +217,7 @@ async fn subject(
         command,
     )
     .await?;
+    let executed = name_id_field(executed, id_field);
     let object = match executed {
         Ok(_) => load_subject(ctx, subject_id).await?,
         Err(_) => None,
@@ -220,6 +233,7 @@ async fn order(
 ) -> Result<Done<ProtectionOrder>> {
     let id = decode(order_id, Kind::ProtectionOrder, "orderId")?;
     let executed = run(ctx, &app(ctx).write.orders, &id, command_id, command).await?;
+    let executed = name_id_field(executed, "orderId");
     let object = match executed {
         Ok(_) => load_order(ctx, &id).await?,
         Err(_) => None,
@@ -254,12 +268,18 @@ pub struct RegisterSubjectInput {
 }
 
 #[derive(InputObject)]
-pub struct CorrectDemographicsInput {
-    pub command_id: Option<String>,
-    pub subject_id: ID,
+pub struct DemographicsInput {
     pub birth_year: i32,
     pub sex: Sex,
     pub area: String,
+}
+
+/// A correction keeps the previous values and says why.
+#[derive(InputObject)]
+pub struct CorrectDemographicsInput {
+    pub command_id: Option<String>,
+    pub subject_id: ID,
+    pub demographics: DemographicsInput,
     pub reason: String,
     pub occurred_at: Option<DateTime<Utc>>,
 }
@@ -654,14 +674,10 @@ impl MutationRoot {
                 occurred_at: now_or(ctx, input.occurred_at),
             })
         })();
-        let executed = run(
-            ctx,
-            &app(ctx).write.programmes,
-            &id,
-            input.command_id,
-            command,
-        )
-        .await?;
+        let bus = &app(ctx).write.programmes;
+        let executed = run(ctx, bus, &id, input.command_id, command).await?;
+        // A programme is known by its code and version: "already recorded" is about them.
+        let executed = name_id_field(executed, "version");
         let object = match executed {
             Ok(_) => load_programme(ctx, &id).await?,
             Err(_) => None,
@@ -683,7 +699,7 @@ impl MutationRoot {
             occurred_at: now_or(ctx, input.occurred_at),
         };
         Ok(
-            subject(ctx, &input.reference, input.command_id, Ok(command))
+            subject(ctx, &input.reference, "ref", input.command_id, Ok(command))
                 .await?
                 .into(),
         )
@@ -697,16 +713,18 @@ impl MutationRoot {
         let id = decode(&input.subject_id, Kind::Subject, "subjectId")?;
         let command = SubjectCommand::CorrectDemographics {
             corrected: s::Demographics {
-                birth_year: input.birth_year,
-                sex: input.sex.into(),
-                area: input.area,
+                birth_year: input.demographics.birth_year,
+                sex: input.demographics.sex.into(),
+                area: input.demographics.area,
             },
             reason: Sealed::plain(input.reason),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(subject(ctx, &id, input.command_id, Ok(command))
-            .await?
-            .into())
+        Ok(
+            subject(ctx, &id, "subjectId", input.command_id, Ok(command))
+                .await?
+                .into(),
+        )
     }
 
     async fn record_risk_assessment(
@@ -742,7 +760,9 @@ impl MutationRoot {
             assessor: input.assessor,
             occurred_at: now_or(ctx, input.occurred_at),
         });
-        Ok(subject(ctx, &id, input.command_id, command).await?.into())
+        Ok(subject(ctx, &id, "subjectId", input.command_id, command)
+            .await?
+            .into())
     }
 
     async fn record_offence(
@@ -756,9 +776,11 @@ impl MutationRoot {
             category: input.category.into(),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(subject(ctx, &id, input.command_id, Ok(command))
-            .await?
-            .into())
+        Ok(
+            subject(ctx, &id, "subjectId", input.command_id, Ok(command))
+                .await?
+                .into(),
+        )
     }
 
     async fn record_offence_proven(
@@ -772,9 +794,11 @@ impl MutationRoot {
             disposal: input.disposal.into(),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(subject(ctx, &id, input.command_id, Ok(command))
-            .await?
-            .into())
+        Ok(
+            subject(ctx, &id, "subjectId", input.command_id, Ok(command))
+                .await?
+                .into(),
+        )
     }
 
     /// Refers a registered subject to a programme version; the enrolment keeps its terms.
@@ -795,7 +819,7 @@ impl MutationRoot {
                 &metadata,
             )
             .await;
-        let executed = finish(ctx, outcome).await?;
+        let executed = name_id_field(finish(ctx, outcome).await?, "ref");
         let object = match executed {
             Ok(_) => load_enrolment(ctx, &enrolment_id).await?,
             Err(_) => None,
@@ -1201,7 +1225,7 @@ impl MutationRoot {
             .write
             .make_order(&order_id, command, &metadata)
             .await;
-        let executed = finish(ctx, outcome).await?;
+        let executed = name_id_field(finish(ctx, outcome).await?, "ref");
         let object = match executed {
             Ok(_) => load_order(ctx, &order_id).await?,
             Err(_) => None,

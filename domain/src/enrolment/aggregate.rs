@@ -528,7 +528,9 @@ impl Enrolment {
                 let previous = self.session(&session_id)?.recorded(&session_id)?;
                 sealed_not_blank("reason", &reason)?;
                 if previous == attendance {
-                    return Err(DomainError::CorrectionChangesNothing);
+                    return Err(DomainError::CorrectionChangesNothing {
+                        field: "attendance",
+                    });
                 }
                 E::AttendanceCorrected {
                     session_id,

@@ -717,7 +717,9 @@ fn a_correction_keeps_the_old_and_new_attendance_with_a_reason() {
             with_attendance(Attendance::Late),
             correct(Attendance::Late, "x")
         ),
-        DomainError::CorrectionChangesNothing
+        DomainError::CorrectionChangesNothing {
+            field: "attendance"
+        }
     );
     assert_eq!(
         error_of(

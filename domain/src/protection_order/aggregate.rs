@@ -54,10 +54,11 @@ impl ProtectionOrder {
         })
     }
 
-    fn ensure_in_force(&self, date: NaiveDate) -> Result<(), DomainError> {
+    /// `field` names the input that carries `date`.
+    fn ensure_in_force(&self, field: &'static str, date: NaiveDate) -> Result<(), DomainError> {
         self.made()?;
         if !self.in_force_on(date) {
-            return Err(DomainError::OrderNotInForce { date });
+            return Err(DomainError::OrderNotInForce { field, date });
         }
         Ok(())
     }
@@ -232,7 +233,7 @@ impl ProtectionOrder {
                 if self.served_on.is_some() {
                     return Err(DomainError::AlreadyRecorded { what: "service" });
                 }
-                self.ensure_in_force(occurred_at.date_naive())?;
+                self.ensure_in_force("occurred_at", occurred_at.date_naive())?;
                 vec![E::OrderServed { occurred_at }]
             }
             C::GiveNotification { kind, occurred_at } => {
@@ -249,7 +250,7 @@ impl ProtectionOrder {
                 occurred_at,
             } => {
                 let date = occurred_at.date_naive();
-                self.ensure_in_force(date)?;
+                self.ensure_in_force("occurred_at", date)?;
                 if changes.is_empty() {
                     return Err(DomainError::InvalidValue {
                         field: "changes",
@@ -279,7 +280,7 @@ impl ProtectionOrder {
                 occurred_at,
             } => {
                 let date = occurred_at.date_naive();
-                self.ensure_in_force(date)?;
+                self.ensure_in_force("occurred_at", date)?;
                 let terms = self.made()?;
                 validate_term(terms.kind, date, ends_on)?;
                 let extends = match (terms.ends_on, ends_on) {
@@ -300,14 +301,14 @@ impl ProtectionOrder {
                 }]
             }
             C::DischargeOrder { occurred_at } => {
-                self.ensure_in_force(occurred_at.date_naive())?;
+                self.ensure_in_force("occurred_at", occurred_at.date_naive())?;
                 vec![E::OrderDischarged { occurred_at }]
             }
             C::DetermineAppeal {
                 outcome,
                 occurred_at,
             } => {
-                self.ensure_in_force(occurred_at.date_naive())?;
+                self.ensure_in_force("occurred_at", occurred_at.date_naive())?;
                 vec![E::AppealDetermined {
                     outcome,
                     occurred_at,
@@ -330,7 +331,7 @@ impl ProtectionOrder {
                     "occurred_on",
                     occurred_on,
                 )?;
-                self.ensure_in_force(occurred_on)?;
+                self.ensure_in_force("occurred_on", occurred_on)?;
                 if !self.condition(&condition_id)?.in_force_on(occurred_on) {
                     return Err(DomainError::ConditionNotInForce {
                         condition_id,

@@ -207,6 +207,7 @@ fn an_order_is_served_once_while_in_force() {
     assert_eq!(
         error_of(made(), serve(at(2023, 11, 30))),
         DomainError::OrderNotInForce {
+            field: "occurred_at",
             date: date(2023, 11, 30)
         }
     );
@@ -367,12 +368,14 @@ fn a_discharged_order_is_no_longer_in_force() {
     assert_eq!(
         error_of(discharged.clone(), discharge(at(2024, 4, 2))),
         DomainError::OrderNotInForce {
+            field: "occurred_at",
             date: date(2024, 4, 2)
         }
     );
     assert_eq!(
         error_of(discharged, report("C1", date(2024, 4, 1), at(2024, 4, 2))),
         DomainError::OrderNotInForce {
+            field: "occurred_on",
             date: date(2024, 4, 1)
         }
     );
@@ -454,6 +457,7 @@ fn a_breach_must_name_a_known_condition_and_be_reported_after_it_happened() {
     assert_eq!(
         error_of(served(), report("C1", date(2023, 11, 20), at(2024, 3, 2))),
         DomainError::OrderNotInForce {
+            field: "occurred_on",
             date: date(2023, 11, 20)
         }
     );
@@ -638,6 +642,7 @@ fn an_expired_order_cannot_be_varied_or_discharged() {
             }
         ),
         DomainError::OrderNotInForce {
+            field: "occurred_at",
             date: date(2024, 2, 1)
         }
     );

@@ -68,7 +68,9 @@ impl Aggregate for Subject {
                 validate_demographics(&corrected, now)?;
                 sealed_not_blank("reason", &reason)?;
                 if previous == corrected {
-                    return Err(DomainError::CorrectionChangesNothing);
+                    return Err(DomainError::CorrectionChangesNothing {
+                        field: "demographics",
+                    });
                 }
                 SubjectEvent::DemographicsCorrected {
                     previous,

@@ -150,7 +150,12 @@ fn a_correction_needs_a_reason_and_a_change() {
             occurred_at: day(2024, 2, 1),
         },
     );
-    assert_eq!(err, DomainError::CorrectionChangesNothing);
+    assert_eq!(
+        err,
+        DomainError::CorrectionChangesNothing {
+            field: "demographics"
+        }
+    );
 }
 
 #[test]
