@@ -195,3 +195,87 @@ async fn docs_schema_graphql_is_the_schema_the_code_serves() {
         "docs/schema.graphql is out of date: run `cargo run -- schema > docs/schema.graphql`"
     );
 }
+
+#[tokio::test]
+async fn compliance_alerts_push_a_new_red_reason_over_websocket() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start(TestDb::new().await).await;
+    let setup = server
+        .graphql(
+            r#"mutation {
+              registerSubject(input: { ref: "S1", birthYear: 1980, sex: MALE, area: "Kent",
+                  occurredAt: "2026-01-01T09:00:00Z" }) { userErrors { code } }
+              makeOrder(input: { ref: "O1", subjectId: "U3ViamVjdDpTMQ", kind: FULL,
+                  occurredAt: "2026-01-02T09:00:00Z", conditions: [{ conditionId: "C1",
+                  kind: PROHIBITION, category: NO_CONTACT, from: "2026-01-02" }] }) {
+                  userErrors { code } }
+              serveOrder(input: { orderId: "UHJvdGVjdGlvbk9yZGVyOk8x",
+                  occurredAt: "2026-01-03T09:00:00Z" }) { userErrors { code } }
+              giveNotification(input: { orderId: "UHJvdGVjdGlvbk9yZGVyOk8x", kind: INITIAL,
+                  occurredAt: "2026-01-04T09:00:00Z" }) { userErrors { code } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert!(problems(&setup).is_empty(), "{setup}");
+
+    let mut request = format!("ws://{}/graphql/ws", server.addr)
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    socket
+        .send(Message::Text(
+            json!({"type": "connection_init", "payload": {}})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    let ack = socket.next().await.unwrap().unwrap();
+    assert!(ack.to_string().contains("connection_ack"), "{ack}");
+    socket
+        .send(Message::Text(
+            json!({"id": "1", "type": "subscribe", "payload": {
+                "query": "subscription { complianceAlerts { reason asOf subject { ref } } }"
+            }})
+            .to_string()
+            .into(),
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let breach = server
+        .graphql(
+            r#"mutation { reportBreach(input: { orderId: "UHJvdGVjdGlvbk9yZGVyOk8x",
+                breachId: "B1", conditionId: "C1", occurredOn: "2026-02-14" }) {
+                userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(problems(&breach).is_empty(), "{breach}");
+
+    let alert = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Some(Ok(message)) = socket.next().await {
+            let text = message.to_string();
+            if text.contains("OPEN_BREACH_REPORT") {
+                return serde_json::from_str::<Value>(&text).unwrap();
+            }
+        }
+        panic!("the socket closed without an alert");
+    })
+    .await
+    .expect("an alert arrives");
+    assert_eq!(alert["type"], "next");
+    assert_eq!(
+        alert["payload"]["data"]["complianceAlerts"]["subject"]["ref"],
+        "S1"
+    );
+}

@@ -199,6 +199,28 @@ fn aliases(document: &ExecutableDocument) -> usize {
     operations + fragments
 }
 
+/// Whether the document asks for the schema itself (`__schema` or `__type`).
+fn introspects(document: &ExecutableDocument) -> bool {
+    fn walk(set: &SelectionSet) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => {
+                let name = field.node.name.node.as_str();
+                name == "__schema" || name == "__type" || walk(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => walk(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => false,
+        })
+    }
+    document
+        .operations
+        .iter()
+        .any(|(_, op)| walk(&op.node.selection_set.node))
+        || document
+            .fragments
+            .values()
+            .any(|f| walk(&f.node.selection_set.node))
+}
+
 fn is_query_only(document: &ExecutableDocument, operation_name: Option<&str>) -> bool {
     match &document.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
@@ -218,6 +240,14 @@ async fn execute(state: &HttpState, request: Request, cid: String, via_get: bool
                 state.config.max_aliases
             );
             return refuse(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message, &cid);
+        }
+        if !state.config.dev && introspects(&document) {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                BAD_USER_INPUT,
+                "introspection is disabled outside development",
+                &cid,
+            );
         }
         if via_get && !is_query_only(&document, request.operation_name.as_deref()) {
             return refuse(
