@@ -279,3 +279,88 @@ async fn compliance_alerts_push_a_new_red_reason_over_websocket() {
         "S1"
     );
 }
+
+#[tokio::test]
+async fn connections_page_and_filter_and_node_finds_what_they_list() {
+    let db = TestDb::new().await;
+    desist_api::import::import(
+        &db.store,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .unwrap();
+    let server = TestServer::start(db).await;
+    server.views_caught_up().await;
+
+    let page = |after: Option<&str>| {
+        let after = after
+            .map(|a| format!(", after: \"{a}\""))
+            .unwrap_or_default();
+        format!(
+            "{{ enrolments(first: 5, status: COMPLETED, area: \"Kent\"{after}) {{
+                edges {{ cursor node {{ id ref status subject {{ area }} progress {{ sessionsAttended }} }} }}
+                pageInfo {{ hasNextPage hasPreviousPage endCursor }} }} }}"
+        )
+    };
+    let first = server.graphql(&page(None), json!({})).await;
+    assert!(problems(&first).is_empty(), "{first}");
+    let edges = first["data"]["enrolments"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 5);
+    for edge in edges {
+        assert_eq!(edge["node"]["status"], "COMPLETED");
+        assert_eq!(edge["node"]["subject"]["area"], "Kent");
+        assert!(
+            edge["node"]["progress"]["sessionsAttended"]
+                .as_i64()
+                .unwrap()
+                >= 10
+        );
+    }
+    let end = first["data"]["enrolments"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = server.graphql(&page(Some(&end)), json!({})).await;
+    let next = &second["data"]["enrolments"]["edges"][0]["node"]["ref"];
+    assert!(next.as_str().unwrap() > edges[4]["node"]["ref"].as_str().unwrap());
+    assert_eq!(
+        second["data"]["enrolments"]["pageInfo"]["hasPreviousPage"],
+        true
+    );
+
+    // node(id) finds the listed object.
+    let id = edges[0]["node"]["id"].as_str().unwrap();
+    let node = server
+        .graphql(
+            "query($id: ID!) { node(id: $id) { id ... on Enrolment { ref } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(node["data"]["node"]["ref"], edges[0]["node"]["ref"]);
+
+    // RAG filter and the caseload agree.
+    let red = server
+        .graphql(
+            "{ subjects(first: 100, rag: RED, asOf: \"2023-05-15\") { edges { node { ref } } }
+               caseload(first: 100, asOf: \"2023-05-15\") { edges { node { rag } } } }",
+            json!({}),
+        )
+        .await;
+    let reds = red["data"]["subjects"]["edges"].as_array().unwrap().len();
+    let caseload = red["data"]["caseload"]["edges"].as_array().unwrap();
+    assert_eq!(reds, 38, "the fixture has 38 RED subjects on 15 May 2023");
+    assert!(caseload[..reds].iter().all(|e| e["node"]["rag"] == "RED"));
+    assert_eq!(caseload[reds]["node"]["rag"], "AMBER");
+
+    // Neither first nor last: refused.
+    let unbounded = server
+        .graphql("{ enrolments { edges { node { ref } } } }", json!({}))
+        .await;
+    assert_eq!(
+        unbounded["errors"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+}

@@ -308,3 +308,60 @@ async fn open(database_url_flag: Option<String>) -> Result<Store, Error> {
     desist_store::horizon::check_xid_horizon(store.pool()).await?;
     Ok(store)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> ServeArgs {
+        ServeArgs {
+            addr: None,
+            config: None,
+            dev: false,
+            max_body_bytes: None,
+            max_depth: None,
+            max_complexity: None,
+            max_aliases: None,
+            request_timeout_secs: None,
+            ready_max_lag: None,
+            local_user: None,
+            local_role: None,
+            local_agency: None,
+        }
+    }
+
+    #[test]
+    fn serve_settings_come_from_flags_then_the_config_file_then_defaults() {
+        let file = std::env::temp_dir().join(format!("desist-{}.toml", std::process::id()));
+        std::fs::write(
+            &file,
+            "addr = \"0.0.0.0:9000\"\ndatabase_url = \"postgres://db/desist\"\nmax_depth = 8\n\
+             local_role = \"evaluator\"\ndev = true\n",
+        )
+        .unwrap();
+        let mut flags = args();
+        flags.config = Some(file.clone());
+        flags.max_depth = Some(10);
+        let config = serve_config(flags, None).unwrap();
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.database_url, "postgres://db/desist");
+        assert_eq!(config.max_depth, 10, "the flag wins over the file");
+        assert!(config.dev);
+        assert_eq!(config.local_actor.role, desist_domain::Role::Evaluator);
+        assert_eq!(config.max_aliases, 30, "default");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_config_file_is_an_error_that_names_it() {
+        let file = std::env::temp_dir().join(format!("desist-bad-{}.toml", std::process::id()));
+        std::fs::write(&file, "max_detph = 8\n").unwrap();
+        let mut flags = args();
+        flags.config = Some(file.clone());
+        let err = serve_config(flags, Some("postgres://db/x".into()))
+            .unwrap_err()
+            .to_string();
+        let _ = std::fs::remove_file(&file);
+        assert!(err.contains("max_detph"), "{err}");
+    }
+}

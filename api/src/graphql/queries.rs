@@ -38,10 +38,19 @@ async fn paginate<T: OutputType>(
         first,
         last,
         |after: Option<OpaqueCursor<String>>, before: Option<OpaqueCursor<String>>, first, last| async move {
+            let after_key = after.map(|a| a.0);
+            let before_key = before.map(|b| b.0);
+            // Items cut off by the cursors still count as pages before and after.
+            let cut_before = after_key
+                .as_ref()
+                .is_some_and(|a| items.iter().any(|(k, _)| k <= a));
+            let cut_after = before_key
+                .as_ref()
+                .is_some_and(|b| items.iter().any(|(k, _)| k >= b));
             let window: Vec<(String, T)> = items
                 .into_iter()
-                .filter(|(k, _)| after.as_ref().is_none_or(|a| k > &a.0))
-                .filter(|(k, _)| before.as_ref().is_none_or(|b| k < &b.0))
+                .filter(|(k, _)| after_key.as_ref().is_none_or(|a| k > a))
+                .filter(|(k, _)| before_key.as_ref().is_none_or(|b| k < b))
                 .collect();
             let total = window.len();
             let (start, end) = match (first, last) {
@@ -49,7 +58,7 @@ async fn paginate<T: OutputType>(
                 (None, Some(last)) => (total.saturating_sub(last), total),
                 (None, None) => (0, total),
             };
-            let mut connection = Connection::new(start > 0, end < total);
+            let mut connection = Connection::new(start > 0 || cut_before, end < total || cut_after);
             connection.edges.extend(
                 window
                     .into_iter()
