@@ -117,3 +117,53 @@ loader!(
     format!("SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE order_id = ANY($1)"),
     order_id
 );
+
+/// A subject's enrolments (or orders), for pages of subjects.
+pub struct EnrolmentsOfSubject(pub ViewLoader);
+pub struct OrdersOfSubject(pub ViewLoader);
+
+macro_rules! many {
+    ($loader:ident, $row:ty, $sql:expr) => {
+        impl Loader<String> for $loader {
+            type Value = Vec<$row>;
+            type Error = Arc<sqlx::Error>;
+
+            async fn load(
+                &self,
+                keys: &[String],
+            ) -> Result<HashMap<String, Vec<$row>>, Self::Error> {
+                let sql: String = $sql;
+                let rows: Vec<$row> = sqlx::query_as(&sql)
+                    .bind(keys)
+                    .fetch_all(&self.0.pool)
+                    .await
+                    .map_err(Arc::new)?;
+                let mut by_subject: HashMap<String, Vec<$row>> = HashMap::new();
+                for row in rows {
+                    by_subject
+                        .entry(row.subject_id.clone())
+                        .or_default()
+                        .push(row);
+                }
+                Ok(by_subject)
+            }
+        }
+    };
+}
+
+many!(
+    EnrolmentsOfSubject,
+    ProgressRow,
+    format!(
+        "SELECT {PROGRESS_COLUMNS} FROM progress WHERE subject_id = ANY($1)
+          ORDER BY referred_on, enrolment_id"
+    )
+);
+many!(
+    OrdersOfSubject,
+    OrderRow,
+    format!(
+        "SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE subject_id = ANY($1)
+          ORDER BY made_on, order_id"
+    )
+);

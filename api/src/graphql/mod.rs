@@ -17,7 +17,9 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::Schema;
 
 use context::AppContext;
-use loaders::{OrderLoader, ProgressLoader, SubjectLoader, ViewLoader};
+use loaders::{
+    EnrolmentsOfSubject, OrderLoader, OrdersOfSubject, ProgressLoader, SubjectLoader, ViewLoader,
+};
 use mutations::MutationRoot;
 use queries::QueryRoot;
 use subscriptions::SubscriptionRoot;
@@ -40,6 +42,11 @@ pub fn schema(app: Arc<AppContext>, limits: Limits) -> DesistSchema {
         .data(DataLoader::new(ProgressLoader(view(&pool)), tokio::spawn))
         .data(DataLoader::new(SubjectLoader(view(&pool)), tokio::spawn))
         .data(DataLoader::new(OrderLoader(view(&pool)), tokio::spawn))
+        .data(DataLoader::new(
+            EnrolmentsOfSubject(view(&pool)),
+            tokio::spawn,
+        ))
+        .data(DataLoader::new(OrdersOfSubject(view(&pool)), tokio::spawn))
         .data(app)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);

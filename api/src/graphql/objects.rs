@@ -18,7 +18,8 @@ use super::enums::*;
 use super::errors::internal;
 use super::ids::{encode, Kind};
 use super::loaders::{
-    OrderLoader, OrderRow, ProgressLoader, ProgressRow, SubjectLoader, SubjectRow,
+    EnrolmentsOfSubject, OrderLoader, OrderRow, OrdersOfSubject, ProgressLoader, ProgressRow,
+    SubjectLoader, SubjectRow,
 };
 
 /// Anything with a global id.
@@ -112,27 +113,29 @@ impl Subject {
     }
 
     async fn enrolments(&self, ctx: &Context<'_>) -> Result<Vec<Enrolment>> {
-        let rows: Vec<ProgressRow> = sqlx::query_as(&format!(
-            "SELECT {} FROM progress WHERE subject_id = $1 ORDER BY referred_on, enrolment_id",
-            super::loaders::PROGRESS_COLUMNS
-        ))
-        .bind(&self.0.subject_id)
-        .fetch_all(app(ctx).store.pool())
-        .await
-        .map_err(|e| internal_error(ctx, e))?;
-        Ok(rows.into_iter().map(Enrolment).collect())
+        let rows = ctx
+            .data_unchecked::<DataLoader<EnrolmentsOfSubject>>()
+            .load_one(self.0.subject_id.clone())
+            .await
+            .map_err(|e| internal_error(ctx, e))?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(Enrolment)
+            .collect())
     }
 
     async fn orders(&self, ctx: &Context<'_>) -> Result<Vec<ProtectionOrder>> {
-        let rows: Vec<OrderRow> = sqlx::query_as(&format!(
-            "SELECT {} FROM compliance_orders WHERE subject_id = $1 ORDER BY made_on, order_id",
-            super::loaders::ORDER_COLUMNS
-        ))
-        .bind(&self.0.subject_id)
-        .fetch_all(app(ctx).store.pool())
-        .await
-        .map_err(|e| internal_error(ctx, e))?;
-        Ok(rows.into_iter().map(ProtectionOrder).collect())
+        let rows = ctx
+            .data_unchecked::<DataLoader<OrdersOfSubject>>()
+            .load_one(self.0.subject_id.clone())
+            .await
+            .map_err(|e| internal_error(ctx, e))?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(ProtectionOrder)
+            .collect())
     }
 
     /// Compliance as of a date (default today).
