@@ -230,9 +230,13 @@ async fn compliance_alerts_push_a_new_red_reason_over_websocket() {
         "graphql-transport-ws".parse().unwrap(),
     );
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        common::server::token("test-admin", desist_domain::Role::Admin)
+    );
     socket
         .send(Message::Text(
-            json!({"type": "connection_init", "payload": {}})
+            json!({"type": "connection_init", "payload": {"authorization": bearer}})
                 .to_string()
                 .into(),
         ))

@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::server::{config, TestServer};
+use common::server::{config, token, TestServer};
 use common::{count_events, TestDb};
+use desist_domain::Role;
 use serde_json::{json, Value};
 
 fn code(response: &Value) -> &str {
@@ -23,6 +24,7 @@ async fn post_raw(server: &TestServer, content_type: &str, body: Vec<u8>) -> (u1
     let response = server
         .client
         .post(server.url("/graphql"))
+        .bearer_auth(token("test-admin", Role::Admin))
         .header("content-type", content_type)
         .body(body)
         .send()
@@ -93,6 +95,7 @@ async fn hostile_requests_are_refused_before_any_resolver_runs() {
     let response = server
         .client
         .get(server.url("/graphql"))
+        .bearer_auth(token("test-admin", Role::Admin))
         .query(&[("query", mutation.as_str())])
         .send()
         .await
@@ -186,6 +189,7 @@ async fn internal_errors_carry_a_correlation_id_and_no_detail() {
     let response = server
         .client
         .post(server.url("/graphql"))
+        .bearer_auth(token("test-admin", Role::Admin))
         .header("x-correlation-id", "trace-123")
         .json(&json!({"query": "{ subjects(first: 5) { edges { node { ref } } } }"}))
         .send()

@@ -292,7 +292,7 @@ async fn every_mutation_refuses_bad_input_with_the_field_and_rule_and_records_no
                 .collect()
         })
         .unwrap_or_default();
-    assert_eq!(mutations.len(), 37, "{mutations:?}");
+    assert_eq!(mutations.len(), 38, "{mutations:?}");
     let covered: Vec<&str> = CASES.iter().map(|c| c.0).collect();
     for mutation in &mutations {
         assert!(

@@ -20,6 +20,7 @@ const ALL_EVENT_TYPES: &[&str] = &[
     "ProgrammeDefined",
     "SubjectRegistered",
     "DemographicsCorrected",
+    "OffenderManagerAllocated",
     "RiskAssessed",
     "OffenceRecorded",
     "OffenceProven",
@@ -67,6 +68,10 @@ async fn record_subject_history(ws: &desist_api::WriteSide) {
     let s = &ws.subjects;
     let m = || meta(Role::Admin);
     let commands = vec![
+        SubjectCommand::AllocateOffenderManager {
+            officer: "om-07".into(),
+            occurred_at: day(1, 3),
+        },
         SubjectCommand::CorrectDemographics {
             corrected: Demographics {
                 birth_year: 1985,

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use desist_domain::DomainServices;
 use desist_store::Store;
 
+use crate::auth::AuthConfig;
 use crate::http::ServeConfig;
 use crate::import::{import, ImportError};
 
@@ -31,6 +32,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the GraphQL schema (SDL), as docs/schema.graphql holds it.
     Schema,
+    /// Mint a local bearer token (HS256, signed with DESIST_JWT_SECRET).
+    Token(TokenArgs),
+    /// List the read audit, newest first.
+    Audit(AuditArgs),
     /// Create the database if needed and bring its schema up to date. Safe to run again.
     Migrate,
     /// Import a desist-timeline/1 document through the ordinary commands. An invalid document
@@ -93,15 +98,69 @@ pub struct ServeArgs {
     /// /readyz fails when a view is more events behind than this [default: 1000].
     #[arg(long, env = "DESIST_READY_MAX_LAG")]
     pub ready_max_lag: Option<i64>,
-    /// The identity requests act as until authentication is configured [default: local-admin].
-    #[arg(long, env = "DESIST_LOCAL_USER")]
-    pub local_user: Option<String>,
-    /// Its role [default: admin].
-    #[arg(long, env = "DESIST_LOCAL_ROLE")]
-    pub local_role: Option<desist_domain::Role>,
-    /// Its agency [default: local].
-    #[arg(long, env = "DESIST_LOCAL_AGENCY")]
-    pub local_agency: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// How bearer tokens are verified: a local HS256 secret, or an OIDC provider's JWKS.
+#[derive(Debug, Args, Default)]
+pub struct AuthArgs {
+    /// HS256 secret for local tokens, at least 32 bytes.
+    #[arg(long, env = "DESIST_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Issuer of local tokens [default: desist].
+    #[arg(long, env = "DESIST_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// Audience of local tokens [default: desist].
+    #[arg(long, env = "DESIST_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// An OIDC provider's JWKS URL; when set, tokens are verified with its keys.
+    #[arg(long, env = "DESIST_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
+    /// The OIDC issuer (required with the JWKS URL).
+    #[arg(long, env = "DESIST_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The OIDC audience (required with the JWKS URL).
+    #[arg(long, env = "DESIST_OIDC_AUDIENCE")]
+    pub oidc_audience: Option<String>,
+    /// The provider's signing algorithm [default: RS256].
+    #[arg(long, env = "DESIST_OIDC_ALGORITHM")]
+    pub oidc_algorithm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user the token speaks for.
+    #[arg(long)]
+    pub user: String,
+    /// therapist, probation_officer, police_spo_officer, evaluator or admin.
+    #[arg(long)]
+    pub role: desist_domain::Role,
+    #[arg(long, default_value = "local")]
+    pub agency: String,
+    /// How long it is valid (8h, 30m, 7d).
+    #[arg(long, default_value = "8h")]
+    pub ttl: humantime::Duration,
+    /// Why the bearer will act, recorded in the read audit.
+    #[arg(long)]
+    pub purpose: Option<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only reads of this subject.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Only reads by this user.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Only reads on or after this date-time (RFC 3339).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
 }
 
 /// The config file's shape: the same settings as the flags.
@@ -117,9 +176,57 @@ struct ServeFile {
     max_aliases: Option<usize>,
     request_timeout_secs: Option<u64>,
     ready_max_lag: Option<i64>,
-    local_user: Option<String>,
-    local_role: Option<String>,
-    local_agency: Option<String>,
+    jwt_secret: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    oidc_jwks_url: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_audience: Option<String>,
+    oidc_algorithm: Option<String>,
+}
+
+impl AuthArgs {
+    /// Fills what the flags left unset from the config file.
+    fn or_file(self, file: &ServeFile) -> Self {
+        Self {
+            jwt_secret: self.jwt_secret.or(file.jwt_secret.clone()),
+            jwt_issuer: self.jwt_issuer.or(file.jwt_issuer.clone()),
+            jwt_audience: self.jwt_audience.or(file.jwt_audience.clone()),
+            oidc_jwks_url: self.oidc_jwks_url.or(file.oidc_jwks_url.clone()),
+            oidc_issuer: self.oidc_issuer.or(file.oidc_issuer.clone()),
+            oidc_audience: self.oidc_audience.or(file.oidc_audience.clone()),
+            oidc_algorithm: self.oidc_algorithm.or(file.oidc_algorithm.clone()),
+        }
+    }
+
+    pub fn config(self) -> Result<AuthConfig, Error> {
+        if let Some(jwks_url) = self.oidc_jwks_url {
+            let required = |v: Option<String>, name: &str| {
+                v.ok_or_else(|| Error::Config(format!("{name} is required with oidc_jwks_url")))
+            };
+            let algorithm = self.oidc_algorithm.unwrap_or_else(|| "RS256".into());
+            return Ok(AuthConfig::Oidc {
+                jwks_url,
+                issuer: required(self.oidc_issuer, "oidc_issuer")?,
+                audience: required(self.oidc_audience, "oidc_audience")?,
+                algorithm: algorithm
+                    .parse()
+                    .map_err(|_| Error::Config(format!("oidc_algorithm: unknown {algorithm:?}")))?,
+            });
+        }
+        let secret = self.jwt_secret.ok_or_else(|| {
+            Error::Config(
+                "no way to verify tokens: set DESIST_JWT_SECRET (local tokens, at least 32 \
+                 bytes) or DESIST_OIDC_JWKS_URL"
+                    .into(),
+            )
+        })?;
+        Ok(AuthConfig::Local {
+            secret,
+            issuer: self.jwt_issuer.unwrap_or_else(|| "desist".into()),
+            audience: self.jwt_audience.unwrap_or_else(|| "desist".into()),
+        })
+    }
 }
 
 fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<ServeConfig, Error> {
@@ -131,19 +238,12 @@ fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<Se
         }
         None => ServeFile::default(),
     };
-    let role = match (args.local_role, file.local_role) {
-        (Some(role), _) => role,
-        (None, Some(name)) => name
-            .parse()
-            .map_err(|e| Error::Config(format!("local_role: {e}")))?,
-        (None, None) => desist_domain::Role::Admin,
-    };
     Ok(ServeConfig {
         addr: args
             .addr
             .or(file.addr)
             .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
-        database_url: database_url(database_url_flag.or(file.database_url))?,
+        database_url: database_url(database_url_flag.or(file.database_url.clone()))?,
         dev: args.dev || file.dev.unwrap_or(false),
         max_body_bytes: args
             .max_body_bytes
@@ -158,17 +258,7 @@ fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<Se
                 .unwrap_or(10),
         ),
         ready_max_lag: args.ready_max_lag.or(file.ready_max_lag).unwrap_or(1000),
-        local_actor: desist_domain::Actor {
-            id: args
-                .local_user
-                .or(file.local_user)
-                .unwrap_or_else(|| "local-admin".into()),
-            role,
-            agency: args
-                .local_agency
-                .or(file.local_agency)
-                .unwrap_or_else(|| "local".into()),
-        },
+        auth: args.auth.or_file(&file).config()?,
     })
 }
 
@@ -181,6 +271,50 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Token(args) => {
+            let config = args.auth.config()?;
+            let token = crate::auth::token::mint(
+                &config,
+                &args.user,
+                args.role,
+                &args.agency,
+                args.purpose,
+                args.ttl.into(),
+            )
+            .map_err(Error::Config)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Audit(args) => {
+            let store = open(cli.database_url).await?;
+            let records = crate::audit::read(
+                store.pool(),
+                &crate::audit::AuditFilter {
+                    subject_id: args.subject,
+                    actor_id: args.actor,
+                    since: args.since,
+                    before_id: None,
+                    limit: args.limit,
+                },
+            )
+            .await
+            .map_err(desist_store::StoreError::from)?;
+            for r in records {
+                println!(
+                    "{} {} {}({}) {} subjects=[{}] purpose={} break_glass={} correlation={}",
+                    r.at.to_rfc3339(),
+                    r.actor_id,
+                    r.role,
+                    r.agency,
+                    r.operation,
+                    r.subject_ids.join(","),
+                    r.purpose.unwrap_or_default(),
+                    r.break_glass_reason.unwrap_or_default(),
+                    r.correlation_id
+                );
+            }
             Ok(())
         }
         Command::Migrate => {
@@ -324,9 +458,10 @@ mod tests {
             max_aliases: None,
             request_timeout_secs: None,
             ready_max_lag: None,
-            local_user: None,
-            local_role: None,
-            local_agency: None,
+            auth: AuthArgs {
+                jwt_secret: Some("a-test-secret-of-at-least-32-bytes!!".into()),
+                ..AuthArgs::default()
+            },
         }
     }
 
@@ -336,7 +471,7 @@ mod tests {
         std::fs::write(
             &file,
             "addr = \"0.0.0.0:9000\"\ndatabase_url = \"postgres://db/desist\"\nmax_depth = 8\n\
-             local_role = \"evaluator\"\ndev = true\n",
+             jwt_issuer = \"probation-idp\"\ndev = true\n",
         )
         .unwrap();
         let mut flags = args();
@@ -348,7 +483,9 @@ mod tests {
         assert_eq!(config.database_url, "postgres://db/desist");
         assert_eq!(config.max_depth, 10, "the flag wins over the file");
         assert!(config.dev);
-        assert_eq!(config.local_actor.role, desist_domain::Role::Evaluator);
+        assert!(
+            matches!(&config.auth, AuthConfig::Local { issuer, .. } if issuer == "probation-idp")
+        );
         assert_eq!(config.max_aliases, 30, "default");
     }
 

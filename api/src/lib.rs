@@ -1,6 +1,8 @@
 //! Desist's outer layer: the write-side wiring over the event store and the command line.
 //! The GraphQL API and authentication join here.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;

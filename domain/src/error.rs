@@ -157,6 +157,7 @@ impl DomainError {
                 "condition" => "condition_id",
                 "session id" => "session_id",
                 "chain analysis" => "chain_id",
+                "offender manager" => "officer",
                 _ => "id",
             },
             Self::EnrolmentStatus { .. } => "enrolment_id",

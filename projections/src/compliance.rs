@@ -17,7 +17,8 @@ pub struct ComplianceProjection;
 
 impl Projection for ComplianceProjection {
     const NAME: &'static str = "compliance";
-    const VERSION: i32 = 1;
+    /// 2: subjects carry their offender manager.
+    const VERSION: i32 = 2;
     const TABLES: &'static [&'static str] = &[
         "compliance_subjects",
         "compliance_enrolments",
@@ -32,7 +33,8 @@ impl Projection for ComplianceProjection {
     const SCHEMA: &'static [&'static str] = &[
         "CREATE TABLE compliance_subjects{g} (
             subject_id text PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL,
-            sex text NOT NULL)",
+            sex text NOT NULL, offender_manager text)",
+        "CREATE INDEX ON compliance_subjects{g} (offender_manager)",
         "CREATE TABLE compliance_enrolments{g} (
             enrolment_id text PRIMARY KEY, subject_id text NOT NULL, practitioner text,
             status text NOT NULL, started_on date, ended_on date, end_kind text)",
@@ -110,6 +112,15 @@ async fn subject(
             .bind(&d.area)
             .bind(d.birth_year)
             .bind(name_of(&d.sex))
+            .execute(conn)
+            .await?;
+        }
+        SubjectEvent::OffenderManagerAllocated { officer, .. } => {
+            sqlx::query(&g.sql(
+                "UPDATE compliance_subjects{g} SET offender_manager = $2 WHERE subject_id = $1",
+            ))
+            .bind(id)
+            .bind(officer)
             .execute(conn)
             .await?;
         }

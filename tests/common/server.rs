@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use desist_api::auth::AuthConfig;
 use desist_api::http::{serve, ServeConfig};
-use desist_domain::{Actor, Role};
+use desist_domain::Role;
 use serde_json::{json, Value};
 
 use super::TestDb;
@@ -28,12 +29,31 @@ pub fn config(db: &TestDb) -> ServeConfig {
         max_aliases: 30,
         request_timeout: Duration::from_secs(10),
         ready_max_lag: 1000,
-        local_actor: Actor {
-            id: "test-admin".into(),
-            role: Role::Admin,
-            agency: "test".into(),
-        },
+        auth: auth(),
     }
+}
+
+pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
+
+pub fn auth() -> AuthConfig {
+    AuthConfig::Local {
+        secret: SECRET.into(),
+        issuer: "desist".into(),
+        audience: "desist".into(),
+    }
+}
+
+/// A local token for `user` in `role`, valid for an hour.
+pub fn token(user: &str, role: Role) -> String {
+    desist_api::auth::token::mint(
+        &auth(),
+        user,
+        role,
+        "test",
+        Some("testing".into()),
+        Duration::from_secs(3600),
+    )
+    .expect("token")
 }
 
 impl TestServer {
@@ -87,10 +107,17 @@ impl TestServer {
         format!("http://{}{path}", self.addr)
     }
 
-    /// POSTs a GraphQL request and returns the JSON response.
+    /// POSTs a GraphQL request as an admin and returns the JSON response.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        self.graphql_as(&token("test-admin", Role::Admin), query, variables)
+            .await
+    }
+
+    /// POSTs a GraphQL request with `token` and returns the JSON response.
+    pub async fn graphql_as(&self, token: &str, query: &str, variables: Value) -> Value {
         self.client
             .post(self.url("/graphql"))
+            .bearer_auth(token)
             .json(&json!({"query": query, "variables": variables}))
             .send()
             .await

@@ -1,10 +1,14 @@
 //! What every resolver can reach: the shared application context and the caller.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use desist_domain::{Actor, DomainServices};
 use desist_store::{CommandMetadata, CommandOutcome, Store};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, OnceCell};
+
+use crate::audit::AuditNote;
+use crate::auth::policy::Caseload;
 
 use crate::WriteSide;
 
@@ -26,11 +30,57 @@ pub struct AppContext {
     pub view_wait: Duration,
 }
 
-/// Who is asking, and the id that ties their request to the server's log.
+/// Who is asking, why, and what they have read so far in this request.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub actor: Actor,
+    /// Ties the request to the server's log.
     pub correlation_id: String,
+    /// Why (from the token or the `X-Purpose` header), for the audit.
+    pub purpose: Option<String>,
+    /// An admin's reason to read clinical text (`X-Break-Glass-Reason`), audited.
+    pub break_glass: Option<String>,
+    caseload: Arc<OnceCell<Caseload>>,
+    note: Arc<Mutex<AuditNote>>,
+}
+
+impl Caller {
+    pub fn new(
+        actor: Actor,
+        correlation_id: String,
+        purpose: Option<String>,
+        break_glass: Option<String>,
+    ) -> Self {
+        Self {
+            actor,
+            correlation_id,
+            purpose,
+            break_glass,
+            caseload: Arc::new(OnceCell::new()),
+            note: Arc::new(Mutex::new(AuditNote::default())),
+        }
+    }
+
+    /// The caller's caseload, looked up once per request.
+    pub async fn caseload(&self, pool: &sqlx::PgPool) -> Result<&Caseload, sqlx::Error> {
+        self.caseload
+            .get_or_try_init(|| Caseload::of(self.actor.role, &self.actor.id, pool))
+            .await
+    }
+
+    /// Notes a read for the audit record written when the request ends.
+    pub fn audit(&self, operation: &'static str, subject_id: Option<&str>) {
+        if let Ok(mut note) = self.note.lock() {
+            note.operations.insert(operation);
+            if let Some(id) = subject_id {
+                note.subject_ids.insert(id.to_string());
+            }
+        }
+    }
+
+    pub fn audit_note(&self) -> AuditNote {
+        self.note.lock().map(|n| n.clone()).unwrap_or_default()
+    }
 }
 
 impl AppContext {

@@ -52,7 +52,10 @@ pub struct SubjectRow {
     pub area: String,
     pub birth_year: i32,
     pub sex: String,
+    pub offender_manager: Option<String>,
 }
+
+pub const SUBJECT_COLUMNS: &str = "subject_id, area, birth_year, sex, offender_manager";
 
 /// One row of the `compliance_orders` view.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -107,8 +110,7 @@ loader!(
 loader!(
     SubjectLoader,
     SubjectRow,
-    "SELECT subject_id, area, birth_year, sex FROM compliance_subjects WHERE subject_id = ANY($1)"
-        .to_string(),
+    format!("SELECT {SUBJECT_COLUMNS} FROM compliance_subjects WHERE subject_id = ANY($1)"),
     subject_id
 );
 loader!(

@@ -18,6 +18,7 @@ use super::enums::*;
 use super::errors::{classify, UserError};
 use super::ids::{decode, Kind};
 use super::objects::*;
+use crate::auth::policy::{self, Action, Relation};
 
 pub struct MutationRoot;
 
@@ -60,6 +61,7 @@ payloads! {
     DefineProgrammePayload { programme: Programme }
     RegisterSubjectPayload { subject: Subject }
     CorrectDemographicsPayload { subject: Subject }
+    AllocateOffenderManagerPayload { subject: Subject }
     RecordRiskAssessmentPayload { subject: Subject }
     RecordOffencePayload { subject: Subject }
     RecordOffenceProvenPayload { subject: Subject }
@@ -120,6 +122,35 @@ fn small(field: &str, value: i32) -> Result<u16, UserError> {
 
 fn sealed(text: Option<String>) -> Option<Sealed> {
     text.map(Sealed::plain)
+}
+
+/// What a command targets, for the permission check.
+enum Target<'a> {
+    Nothing,
+    Subject(&'a str),
+    Enrolment(&'a str),
+    Order(&'a str),
+}
+
+/// Refuses (FORBIDDEN) a command the caller's role and caseload do not allow. A target that
+/// does not exist is refused exactly like one on someone else's caseload.
+async fn guard(ctx: &Context<'_>, action: Action, target: Target<'_>) -> Result<()> {
+    let role = caller(ctx).actor.role;
+    let own = match target {
+        Target::Nothing => false,
+        Target::Subject(id) => caseload(ctx).await?.subjects.contains(id),
+        Target::Enrolment(id) => caseload(ctx).await?.enrolments.contains(id),
+        Target::Order(id) => caseload(ctx).await?.orders.contains(id),
+    };
+    let relation = Relation {
+        own_enrolment: own,
+        own_subject: own,
+    };
+    if policy::permits(role, action, relation) {
+        Ok(())
+    } else {
+        Err(forbidden())
+    }
 }
 
 /// What happened to a command: recorded (and visible in the views), or refused.
@@ -188,11 +219,13 @@ fn done<T>(executed: Executed, object: Option<T>) -> Done<T> {
 
 async fn enrolment(
     ctx: &Context<'_>,
+    action: Action,
     enrolment_id: &ID,
     command_id: Option<String>,
     command: std::result::Result<EnrolmentCommand, UserError>,
 ) -> Result<Done<Enrolment>> {
     let id = decode(enrolment_id, Kind::Enrolment, "enrolmentId")?;
+    guard(ctx, action, Target::Enrolment(&id)).await?;
     let executed = run(ctx, &app(ctx).write.enrolments, &id, command_id, command).await?;
     let executed = name_id_field(executed, "enrolmentId");
     let object = match executed {
@@ -204,11 +237,13 @@ async fn enrolment(
 
 async fn subject(
     ctx: &Context<'_>,
+    action: Action,
     subject_id: &str,
     id_field: &str,
     command_id: Option<String>,
     command: std::result::Result<SubjectCommand, UserError>,
 ) -> Result<Done<Subject>> {
+    guard(ctx, action, Target::Subject(subject_id)).await?;
     let executed = run(
         ctx,
         &app(ctx).write.subjects,
@@ -232,6 +267,7 @@ async fn order(
     command: std::result::Result<OrderCommand, UserError>,
 ) -> Result<Done<ProtectionOrder>> {
     let id = decode(order_id, Kind::ProtectionOrder, "orderId")?;
+    guard(ctx, Action::Orders, Target::Order(&id)).await?;
     let executed = run(ctx, &app(ctx).write.orders, &id, command_id, command).await?;
     let executed = name_id_field(executed, "orderId");
     let object = match executed {
@@ -281,6 +317,16 @@ pub struct CorrectDemographicsInput {
     pub subject_id: ID,
     pub demographics: DemographicsInput,
     pub reason: String,
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Puts the subject on a probation officer's caseload.
+#[derive(InputObject)]
+pub struct AllocateOffenderManagerInput {
+    pub command_id: Option<String>,
+    pub subject_id: ID,
+    /// The officer's user id (as in their token's `sub`).
+    pub officer: String,
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -658,6 +704,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: DefineProgrammeInput,
     ) -> Result<DefineProgrammePayload> {
+        guard(ctx, Action::Administer, Target::Nothing).await?;
         let id = desist_domain::programme::programme_id(&input.code, &input.version);
         let command = (|| {
             Ok(ProgrammeCommand::DefineProgramme {
@@ -698,11 +745,16 @@ impl MutationRoot {
             },
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            subject(ctx, &input.reference, "ref", input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(subject(
+            ctx,
+            Action::Administer,
+            &input.reference,
+            "ref",
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn correct_demographics(
@@ -720,11 +772,38 @@ impl MutationRoot {
             reason: Sealed::plain(input.reason),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            subject(ctx, &id, "subjectId", input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(subject(
+            ctx,
+            Action::Administer,
+            &id,
+            "subjectId",
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
+    }
+
+    async fn allocate_offender_manager(
+        &self,
+        ctx: &Context<'_>,
+        input: AllocateOffenderManagerInput,
+    ) -> Result<AllocateOffenderManagerPayload> {
+        let id = decode(&input.subject_id, Kind::Subject, "subjectId")?;
+        let command = SubjectCommand::AllocateOffenderManager {
+            officer: input.officer,
+            occurred_at: now_or(ctx, input.occurred_at),
+        };
+        Ok(subject(
+            ctx,
+            Action::Administer,
+            &id,
+            "subjectId",
+            input.command_id,
+            Ok(command),
+        )
+        .await?
+        .into())
     }
 
     async fn record_risk_assessment(
@@ -760,9 +839,16 @@ impl MutationRoot {
             assessor: input.assessor,
             occurred_at: now_or(ctx, input.occurred_at),
         });
-        Ok(subject(ctx, &id, "subjectId", input.command_id, command)
-            .await?
-            .into())
+        Ok(subject(
+            ctx,
+            Action::CourseOrCompliance,
+            &id,
+            "subjectId",
+            input.command_id,
+            command,
+        )
+        .await?
+        .into())
     }
 
     async fn record_offence(
@@ -776,11 +862,16 @@ impl MutationRoot {
             category: input.category.into(),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            subject(ctx, &id, "subjectId", input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(subject(
+            ctx,
+            Action::Offences,
+            &id,
+            "subjectId",
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn record_offence_proven(
@@ -794,16 +885,22 @@ impl MutationRoot {
             disposal: input.disposal.into(),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            subject(ctx, &id, "subjectId", input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(subject(
+            ctx,
+            Action::Offences,
+            &id,
+            "subjectId",
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     /// Refers a registered subject to a programme version; the enrolment keeps its terms.
     async fn refer(&self, ctx: &Context<'_>, input: ReferInput) -> Result<ReferPayload> {
         let subject_id = decode(&input.subject_id, Kind::Subject, "subjectId")?;
+        guard(ctx, Action::Compliance, Target::Subject(&subject_id)).await?;
         let enrolment_id = input.reference.unwrap_or_else(new_id);
         let programme =
             desist_domain::programme::programme_id(&input.programme_code, &input.programme_version);
@@ -845,11 +942,15 @@ impl MutationRoot {
             suitable: input.suitable,
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Administer,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn allocate(&self, ctx: &Context<'_>, input: AllocateInput) -> Result<AllocatePayload> {
@@ -857,11 +958,15 @@ impl MutationRoot {
             practitioner: input.practitioner,
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Administer,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn start_enrolment(
@@ -872,11 +977,15 @@ impl MutationRoot {
         let command = EnrolmentCommand::Start {
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn pause_enrolment(
@@ -888,11 +997,15 @@ impl MutationRoot {
             reason: sealed(input.reason),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn resume_enrolment(
@@ -903,11 +1016,15 @@ impl MutationRoot {
         let command = EnrolmentCommand::Resume {
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn schedule_session(
@@ -923,11 +1040,15 @@ impl MutationRoot {
                 mode: input.mode.into(),
                 occurred_at: now_or(ctx, input.occurred_at),
             });
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, command)
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            command,
         )
+        .await?
+        .into())
     }
 
     async fn reschedule_session(
@@ -941,11 +1062,15 @@ impl MutationRoot {
             scheduled_at: input.scheduled_at,
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn cancel_session(
@@ -959,11 +1084,15 @@ impl MutationRoot {
             reason: Sealed::plain(input.reason),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn record_attendance(
@@ -976,11 +1105,15 @@ impl MutationRoot {
             attendance: input.attendance.into(),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn resolve_absence(
@@ -1003,11 +1136,15 @@ impl MutationRoot {
             resolution,
             occurred_at: now_or(ctx, input.occurred_at),
         });
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, command)
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::CourseOrCompliance,
+            &input.enrolment_id,
+            input.command_id,
+            command,
         )
+        .await?
+        .into())
     }
 
     async fn correct_attendance(
@@ -1021,11 +1158,15 @@ impl MutationRoot {
             reason: Sealed::plain(input.reason),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn record_session_content(
@@ -1051,11 +1192,15 @@ impl MutationRoot {
             },
             occurred_at: now_or(ctx, input.occurred_at),
         });
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, command)
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            command,
         )
+        .await?
+        .into())
     }
 
     async fn raise_concern(
@@ -1071,11 +1216,15 @@ impl MutationRoot {
             notify_probation: input.notify_probation,
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn acknowledge_concern(
@@ -1087,11 +1236,15 @@ impl MutationRoot {
             concern_id: input.concern_id,
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Compliance,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn record_chain_analysis(
@@ -1115,11 +1268,15 @@ impl MutationRoot {
             },
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn identify_trigger(
@@ -1133,11 +1290,15 @@ impl MutationRoot {
             description: Sealed::plain(input.description),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn record_coping_plan(
@@ -1150,11 +1311,15 @@ impl MutationRoot {
             plan: Sealed::plain(input.plan),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn record_enforcement_action(
@@ -1167,11 +1332,15 @@ impl MutationRoot {
             note: sealed(input.note),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Compliance,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn complete_enrolment(
@@ -1182,11 +1351,15 @@ impl MutationRoot {
         let command = EnrolmentCommand::Complete {
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::Course,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn withdraw_enrolment(
@@ -1199,11 +1372,15 @@ impl MutationRoot {
             reason_text: sealed(input.reason_text),
             occurred_at: now_or(ctx, input.occurred_at),
         };
-        Ok(
-            enrolment(ctx, &input.enrolment_id, input.command_id, Ok(command))
-                .await?
-                .into(),
+        Ok(enrolment(
+            ctx,
+            Action::CourseOrCompliance,
+            &input.enrolment_id,
+            input.command_id,
+            Ok(command),
         )
+        .await?
+        .into())
     }
 
     async fn make_order(
@@ -1212,6 +1389,7 @@ impl MutationRoot {
         input: MakeOrderInput,
     ) -> Result<MakeOrderPayload> {
         let subject_id = decode(&input.subject_id, Kind::Subject, "subjectId")?;
+        guard(ctx, Action::Orders, Target::Nothing).await?;
         let order_id = input.reference.unwrap_or_else(new_id);
         let command = OrderCommand::MakeOrder {
             subject_id,

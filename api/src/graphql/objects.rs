@@ -15,12 +15,13 @@ use desist_domain::subject::{
 
 use super::context::{AppContext, Caller};
 use super::enums::*;
-use super::errors::internal;
+use super::errors::{error, internal, FORBIDDEN};
 use super::ids::{encode, Kind};
 use super::loaders::{
     EnrolmentsOfSubject, OrderLoader, OrderRow, OrdersOfSubject, ProgressLoader, ProgressRow,
     SubjectLoader, SubjectRow,
 };
+use crate::auth::policy::{self, Caseload};
 
 /// Anything with a global id.
 #[derive(Interface)]
@@ -43,6 +44,22 @@ pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
 /// Maps a storage failure to an internal error carrying the request's correlation id.
 pub fn internal_error(ctx: &Context<'_>, e: impl std::fmt::Display) -> async_graphql::Error {
     internal(&caller(ctx).correlation_id, &e)
+}
+
+pub fn forbidden() -> async_graphql::Error {
+    error(FORBIDDEN, "not allowed for your role or caseload")
+}
+
+/// The caller's caseload; case-level reads are refused outright for roles without one.
+pub async fn caseload<'a>(ctx: &Context<'a>) -> Result<&'a Caseload> {
+    let caller = caller(ctx);
+    if !policy::may_read_cases(caller.actor.role) {
+        return Err(forbidden());
+    }
+    caller
+        .caseload(app(ctx).store.pool())
+        .await
+        .map_err(|e| internal_error(ctx, e))
 }
 
 // --- programme --------------------------------------------------------------------------------
@@ -145,16 +162,32 @@ impl Subject {
 
     /// Every fact recorded about the subject, in order.
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<HistoryEntry>> {
-        history(ctx, "Subject", &self.0.subject_id).await
+        history(
+            ctx,
+            "Subject",
+            &self.0.subject_id,
+            &self.0.subject_id,
+            Text::Shown,
+        )
+        .await
     }
 }
 
+/// A subject, if the caller may see it: one not on their caseload looks exactly like one that
+/// does not exist.
 pub async fn load_subject(ctx: &Context<'_>, subject_id: &str) -> Result<Option<Subject>> {
-    ctx.data_unchecked::<DataLoader<SubjectLoader>>()
+    if !caseload(ctx).await?.subjects.contains(subject_id) {
+        return Ok(None);
+    }
+    let row = ctx
+        .data_unchecked::<DataLoader<SubjectLoader>>()
         .load_one(subject_id.to_string())
         .await
-        .map(|row| row.map(Subject))
-        .map_err(|e| internal_error(ctx, e))
+        .map_err(|e| internal_error(ctx, e))?;
+    if row.is_some() {
+        caller(ctx).audit("subject", Some(subject_id));
+    }
+    Ok(row.map(Subject))
 }
 
 // --- enrolment --------------------------------------------------------------------------------
@@ -212,16 +245,43 @@ impl Enrolment {
 
     /// Every fact recorded about the course: who recorded what, when, and when it happened.
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<HistoryEntry>> {
-        history(ctx, "Enrolment", &self.0.enrolment_id).await
+        let caller = caller(ctx);
+        let own = caller.actor.role == desist_domain::Role::Therapist
+            || caller.actor.role == desist_domain::Role::ProbationOfficer;
+        // Reaching this object already proved it is on the caller's caseload.
+        let text =
+            if policy::may_read_clinical_text(caller.actor.role, own, caller.break_glass.is_some())
+            {
+                Text::Shown
+            } else if policy::may_read_escalated_concerns(caller.actor.role, own) {
+                Text::EscalatedConcernsOnly
+            } else {
+                Text::Withheld
+            };
+        history(
+            ctx,
+            "Enrolment",
+            &self.0.enrolment_id,
+            &self.0.subject_id,
+            text,
+        )
+        .await
     }
 }
 
 pub async fn load_enrolment(ctx: &Context<'_>, enrolment_id: &str) -> Result<Option<Enrolment>> {
-    ctx.data_unchecked::<DataLoader<ProgressLoader>>()
+    if !caseload(ctx).await?.enrolments.contains(enrolment_id) {
+        return Ok(None);
+    }
+    let row = ctx
+        .data_unchecked::<DataLoader<ProgressLoader>>()
         .load_one(enrolment_id.to_string())
         .await
-        .map(|row| row.map(Enrolment))
-        .map_err(|e| internal_error(ctx, e))
+        .map_err(|e| internal_error(ctx, e))?;
+    if let Some(row) = &row {
+        caller(ctx).audit("enrolment", Some(&row.subject_id));
+    }
+    Ok(row.map(Enrolment))
 }
 
 /// Where a course stands now.
@@ -474,16 +534,30 @@ impl ProtectionOrder {
     }
 
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<HistoryEntry>> {
-        history(ctx, "ProtectionOrder", &self.0.order_id).await
+        history(
+            ctx,
+            "ProtectionOrder",
+            &self.0.order_id,
+            &self.0.subject_id,
+            Text::Shown,
+        )
+        .await
     }
 }
 
 pub async fn load_order(ctx: &Context<'_>, order_id: &str) -> Result<Option<ProtectionOrder>> {
-    ctx.data_unchecked::<DataLoader<OrderLoader>>()
+    if !caseload(ctx).await?.orders.contains(order_id) {
+        return Ok(None);
+    }
+    let row = ctx
+        .data_unchecked::<DataLoader<OrderLoader>>()
         .load_one(order_id.to_string())
         .await
-        .map(|row| row.map(ProtectionOrder))
-        .map_err(|e| internal_error(ctx, e))
+        .map_err(|e| internal_error(ctx, e))?;
+    if let Some(row) = &row {
+        caller(ctx).audit("order", Some(&row.subject_id));
+    }
+    Ok(row.map(ProtectionOrder))
 }
 
 // --- compliance and history -------------------------------------------------------------------
@@ -530,31 +604,75 @@ pub struct HistoryEntry {
     pub data: async_graphql::Json<serde_json::Value>,
 }
 
-async fn history(ctx: &Context<'_>, aggregate_type: &str, id: &str) -> Result<Vec<HistoryEntry>> {
+/// How free text in an event's data is shown to this caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    Shown,
+    /// Only the text of concerns flagged "notify probation officer".
+    EscalatedConcernsOnly,
+    Withheld,
+}
+
+/// Shown in place of text the caller may not read.
+pub const WITHHELD: &str = "[withheld]";
+
+/// Replaces every sealed text in `value` by what this caller may see of it.
+fn reveal(value: &mut serde_json::Value, show: bool) {
+    match value {
+        serde_json::Value::Object(map) if map.contains_key("scheme") => {
+            let text = if show {
+                map.get("text").cloned().unwrap_or_default()
+            } else {
+                serde_json::Value::String(WITHHELD.into())
+            };
+            *value = text;
+        }
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| reveal(v, show)),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| reveal(v, show)),
+        _ => {}
+    }
+}
+
+async fn history(
+    ctx: &Context<'_>,
+    aggregate_type: &str,
+    id: &str,
+    subject_id: &str,
+    text: Text,
+) -> Result<Vec<HistoryEntry>> {
+    caller(ctx).audit("history", Some(subject_id));
     let entries = desist_store::feed::history(app(ctx).store.pool(), aggregate_type, id)
         .await
         .map_err(|e| internal_error(ctx, e))?;
-    let text =
+    let field =
         |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).map(String::from);
     Ok(entries
         .into_iter()
         .map(|e| {
-            let body = e
+            let mut body = e
                 .payload
                 .as_object()
                 .and_then(|o| o.values().next())
                 .cloned()
                 .unwrap_or_default();
+            let escalated = e.event_type == "ConcernRaised"
+                && body.get("notify_probation") == Some(&serde_json::Value::Bool(true));
+            let show = match text {
+                Text::Shown => true,
+                Text::EscalatedConcernsOnly => escalated,
+                Text::Withheld => false,
+            };
+            reveal(&mut body, show);
             HistoryEntry {
                 sequence: e.sequence as i32,
-                occurred_at: text(&body, "occurred_at").and_then(|s| s.parse().ok()),
+                occurred_at: field(&body, "occurred_at").and_then(|s| s.parse().ok()),
                 recorded_by: RecordedBy {
-                    actor_id: text(&e.metadata, "actor_id"),
-                    role: text(&e.metadata, "actor_role"),
-                    agency: text(&e.metadata, "agency"),
+                    actor_id: field(&e.metadata, "actor_id"),
+                    role: field(&e.metadata, "actor_role"),
+                    agency: field(&e.metadata, "agency"),
                 },
-                command_id: text(&e.metadata, "command_id"),
-                correlation_id: text(&e.metadata, "correlation_id"),
+                command_id: field(&e.metadata, "command_id"),
+                correlation_id: field(&e.metadata, "correlation_id"),
                 event_type: e.event_type,
                 event_version: e.event_version,
                 recorded_at: e.recorded_at,

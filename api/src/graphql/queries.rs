@@ -11,8 +11,11 @@ use super::enums::*;
 use super::errors::{error, BAD_USER_INPUT};
 use super::evaluator::{OutcomeReportView, OutcomeSplit};
 use super::ids::{decode, decode_any, Kind};
-use super::loaders::{OrderRow, ProgressRow, SubjectRow, ORDER_COLUMNS, PROGRESS_COLUMNS};
+use super::loaders::{
+    OrderRow, ProgressRow, SubjectRow, ORDER_COLUMNS, PROGRESS_COLUMNS, SUBJECT_COLUMNS,
+};
 use super::objects::*;
+use crate::auth::policy;
 
 /// Pages hold at most this many items.
 pub const MAX_PAGE: i32 = 100;
@@ -81,6 +84,10 @@ pub async fn compliance_of(
     subject_id: &str,
     as_of: Option<NaiveDate>,
 ) -> Result<Compliance> {
+    // Not on the caseload reads exactly like not there at all.
+    if !caseload(ctx).await?.subjects.contains(subject_id) {
+        return Err(error(super::errors::NOT_FOUND, "no such subject"));
+    }
     let as_of = as_of.unwrap_or_else(|| today(ctx));
     let facts = desist_projections::queries::compliance_facts(app(ctx).store.pool())
         .await
@@ -88,6 +95,7 @@ pub async fn compliance_of(
     let facts = facts
         .get(subject_id)
         .ok_or_else(|| error(super::errors::NOT_FOUND, "no such subject"))?;
+    caller(ctx).audit("compliance", Some(subject_id));
     Ok(to_compliance(subject_id, as_of, &assess(facts, as_of)))
 }
 
@@ -176,11 +184,12 @@ impl QueryRoot {
         rag: Option<Rag>,
         as_of: Option<NaiveDate>,
     ) -> Result<Page<Subject>> {
+        let caseload = caseload(ctx).await?;
         let pool = app(ctx).store.pool();
-        let rows: Vec<SubjectRow> = sqlx::query_as(
-            "SELECT subject_id, area, birth_year, sex FROM compliance_subjects
-              WHERE ($1::text IS NULL OR area = $1) ORDER BY subject_id",
-        )
+        let rows: Vec<SubjectRow> = sqlx::query_as(&format!(
+            "SELECT {SUBJECT_COLUMNS} FROM compliance_subjects
+                  WHERE ($1::text IS NULL OR area = $1) ORDER BY subject_id"
+        ))
         .bind(&area)
         .fetch_all(pool)
         .await
@@ -195,6 +204,7 @@ impl QueryRoot {
         };
         let items = rows
             .into_iter()
+            .filter(|r| caseload.subjects.contains(&r.subject_id))
             .filter(|r| match (&statuses, rag) {
                 (Some(s), Some(rag)) => s
                     .get(&r.subject_id)
@@ -203,7 +213,11 @@ impl QueryRoot {
             })
             .map(|r| (r.subject_id.clone(), Subject(r)))
             .collect();
-        paginate(items, after, before, first, last).await
+        let page = paginate(items, after, before, first, last).await?;
+        for edge in &page.edges {
+            caller(ctx).audit("subjects", Some(&edge.node.0.subject_id));
+        }
+        Ok(page)
     }
 
     /// Enrolments, by reference. Filter by status, the subject's area, or practitioner.
@@ -219,6 +233,7 @@ impl QueryRoot {
         area: Option<String>,
         practitioner: Option<String>,
     ) -> Result<Page<Enrolment>> {
+        let caseload = caseload(ctx).await?;
         let status = status.map(|s| {
             desist_projections::projection::name_of(
                 &desist_domain::enrolment::EnrolmentStatus::from(s),
@@ -245,9 +260,14 @@ impl QueryRoot {
         .map_err(|e| internal_error(ctx, e))?;
         let items = rows
             .into_iter()
+            .filter(|r| caseload.enrolments.contains(&r.enrolment_id))
             .map(|r| (r.enrolment_id.clone(), Enrolment(r)))
             .collect();
-        paginate(items, after, before, first, last).await
+        let page = paginate(items, after, before, first, last).await?;
+        for edge in &page.edges {
+            caller(ctx).audit("enrolments", Some(&edge.node.0.subject_id));
+        }
+        Ok(page)
     }
 
     /// Protection orders, by reference.
@@ -259,6 +279,7 @@ impl QueryRoot {
         #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
         #[graphql(validator(minimum = 1, maximum = 100))] last: Option<i32>,
     ) -> Result<Page<ProtectionOrder>> {
+        let caseload = caseload(ctx).await?;
         let rows: Vec<OrderRow> = sqlx::query_as(&format!(
             "SELECT {ORDER_COLUMNS} FROM compliance_orders ORDER BY order_id"
         ))
@@ -267,9 +288,14 @@ impl QueryRoot {
         .map_err(|e| internal_error(ctx, e))?;
         let items = rows
             .into_iter()
+            .filter(|r| caseload.orders.contains(&r.order_id))
             .map(|r| (r.order_id.clone(), ProtectionOrder(r)))
             .collect();
-        paginate(items, after, before, first, last).await
+        let page = paginate(items, after, before, first, last).await?;
+        for edge in &page.edges {
+            caller(ctx).audit("protectionOrders", Some(&edge.node.0.subject_id));
+        }
+        Ok(page)
     }
 
     /// A subject's compliance as of a date (default today).
@@ -298,12 +324,14 @@ impl QueryRoot {
         #[graphql(validator(minimum = 1, maximum = 100))] first: Option<i32>,
         #[graphql(validator(minimum = 1, maximum = 100))] last: Option<i32>,
     ) -> Result<Page<Compliance>> {
+        let caseload = caseload(ctx).await?;
         let as_of = as_of.unwrap_or_else(|| today(ctx));
         let statuses = desist_projections::queries::compliance(app(ctx).store.pool(), as_of)
             .await
             .map_err(|e| internal_error(ctx, e))?;
         let items = statuses
             .iter()
+            .filter(|(id, _)| caseload.subjects.contains(id))
             .map(|(id, status)| {
                 // RED sorts first: 0 for RED, 1 for AMBER, 2 for GREEN.
                 let urgency = 2 - status.rag as u8;
@@ -312,7 +340,11 @@ impl QueryRoot {
             .collect::<std::collections::BTreeMap<_, _>>()
             .into_iter()
             .collect();
-        paginate(items, after, before, first, last).await
+        let page = paginate(items, after, before, first, last).await?;
+        for edge in &page.edges {
+            caller(ctx).audit("caseload", Some(&edge.node.subject_id));
+        }
+        Ok(page)
     }
 
     /// Outcome measures as of a date (default today), optionally pinned to a feed position,
@@ -325,6 +357,10 @@ impl QueryRoot {
         pin: Option<String>,
         split: Option<OutcomeSplit>,
     ) -> Result<OutcomeReportView> {
+        if !policy::may_read_outcomes(caller(ctx).actor.role) {
+            return Err(forbidden());
+        }
+        caller(ctx).audit("outcomes", None);
         let as_of = as_of.unwrap_or_else(|| today(ctx));
         let pin = pin.as_deref().map(parse_pin).transpose()?;
         let split = split.unwrap_or_default();
@@ -347,5 +383,82 @@ impl QueryRoot {
             other => internal_error(ctx, other),
         })?;
         Ok((&report).into())
+    }
+
+    /// The read audit, newest first (admin).
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        subject_id: Option<ID>,
+        actor_id: Option<String>,
+        after: Option<String>,
+        #[graphql(validator(minimum = 1, maximum = 100))] first: i32,
+    ) -> Result<Page<AuditEntry>> {
+        if !policy::may_read_audit(caller(ctx).actor.role) {
+            return Err(forbidden());
+        }
+        caller(ctx).audit("auditLog", None);
+        let subject = subject_id
+            .map(|id| decode(&id, Kind::Subject, "subjectId"))
+            .transpose()?;
+        // Cursors are record ids; newest first.
+        let before_id = after
+            .as_deref()
+            .and_then(|a| {
+                <OpaqueCursor<String> as async_graphql::connection::CursorType>::decode_cursor(a)
+                    .ok()
+            })
+            .and_then(|c| c.0.parse::<i64>().ok());
+        let records = crate::audit::read(
+            app(ctx).store.pool(),
+            &crate::audit::AuditFilter {
+                subject_id: subject,
+                actor_id,
+                since: None,
+                before_id,
+                limit: i64::from(first) + 1,
+            },
+        )
+        .await
+        .map_err(|e| internal_error(ctx, e))?;
+        let more = records.len() > first as usize;
+        let mut page = Connection::new(before_id.is_some(), more);
+        page.edges.extend(
+            records
+                .into_iter()
+                .take(first as usize)
+                .map(|r| Edge::new(OpaqueCursor(r.id.to_string()), AuditEntry::from(r))),
+        );
+        Ok(page)
+    }
+}
+
+/// One read of subjects' records, an export or an outcome query.
+#[derive(async_graphql::SimpleObject)]
+pub struct AuditEntry {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor_id: String,
+    pub role: String,
+    pub agency: String,
+    pub operation: String,
+    pub subject_refs: Vec<String>,
+    pub purpose: Option<String>,
+    pub break_glass_reason: Option<String>,
+    pub correlation_id: String,
+}
+
+impl From<crate::audit::AuditRecord> for AuditEntry {
+    fn from(r: crate::audit::AuditRecord) -> Self {
+        Self {
+            at: r.at,
+            actor_id: r.actor_id,
+            role: r.role,
+            agency: r.agency,
+            operation: r.operation,
+            subject_refs: r.subject_ids,
+            purpose: r.purpose,
+            break_glass_reason: r.break_glass_reason,
+            correlation_id: r.correlation_id,
+        }
     }
 }

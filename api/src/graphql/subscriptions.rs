@@ -7,7 +7,9 @@ use tokio::sync::broadcast::error::RecvError;
 use super::context::Alert;
 use super::enums::ComplianceReason;
 use super::ids::{decode, encode, Kind};
-use super::objects::{app, load_subject, Subject};
+use super::objects::{app, caller, forbidden, load_subject, Subject};
+use crate::audit::AuditNote;
+use crate::auth::policy::{self, Caseload};
 
 /// A subject has a new RED reason.
 #[derive(SimpleObject, Clone)]
@@ -38,6 +40,13 @@ impl From<Alert> for ComplianceAlert {
     }
 }
 
+/// What becomes of one alert for one subscriber.
+enum Delivery {
+    Send(ComplianceAlert),
+    Skip,
+    Stop,
+}
+
 pub struct SubscriptionRoot;
 
 #[Subscription]
@@ -49,10 +58,15 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         subject_id: Option<ID>,
     ) -> Result<impl Stream<Item = ComplianceAlert>> {
+        let caller = caller(ctx).clone();
+        if !policy::may_receive_alerts(caller.actor.role) {
+            return Err(forbidden());
+        }
         let only = subject_id
             .map(|id| decode(&id, Kind::Subject, "subjectId"))
             .transpose()?;
-        let receiver = app(ctx).alerts.subscribe();
+        let app = app(ctx).clone();
+        let receiver = app.alerts.subscribe();
         let alerts = futures::stream::unfold(receiver, |mut receiver| async move {
             loop {
                 match receiver.recv().await {
@@ -68,6 +82,38 @@ impl SubscriptionRoot {
                 let keep = only.as_ref().is_none_or(|id| *id == a.subject_id);
                 async move { keep }
             })
-            .map(ComplianceAlert::from))
+            // Only subjects on the caller's caseload (looked up afresh: caseloads change), and
+            // each delivery is a read, audited like any other; if the audit fails, it stops.
+            .then(move |alert| {
+                let app = app.clone();
+                let caller = caller.clone();
+                async move {
+                    let pool = app.store.pool();
+                    let Ok(caseload) = Caseload::of(caller.actor.role, &caller.actor.id, pool).await
+                    else {
+                        return Delivery::Stop;
+                    };
+                    if !caseload.subjects.contains(&alert.subject_id) {
+                        return Delivery::Skip;
+                    }
+                    let mut note = AuditNote::default();
+                    note.operations.insert("complianceAlerts");
+                    note.subject_ids.insert(alert.subject_id.clone());
+                    match crate::audit::write(pool, &caller, &note).await {
+                        Ok(()) => Delivery::Send(ComplianceAlert::from(alert)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot write the read audit: ending a subscription");
+                            Delivery::Stop
+                        }
+                    }
+                }
+            })
+            .take_while(|d| futures::future::ready(!matches!(d, Delivery::Stop)))
+            .filter_map(|d| {
+                futures::future::ready(match d {
+                    Delivery::Send(alert) => Some(alert),
+                    Delivery::Skip | Delivery::Stop => None,
+                })
+            }))
     }
 }

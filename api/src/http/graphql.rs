@@ -22,8 +22,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::HttpState;
+use crate::auth::{bearer, AuthError};
 use crate::graphql::context::Caller;
-use crate::graphql::errors::{BAD_USER_INPUT, INTERNAL};
+use crate::graphql::errors::{BAD_USER_INPUT, INTERNAL, UNAUTHENTICATED};
 
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
@@ -60,6 +61,59 @@ fn refuse(status: StatusCode, code: &str, message: &str, correlation_id: &str) -
         .into_response()
 }
 
+/// The verified caller, or the 401 that says why not (without saying more than needed).
+async fn authenticate(
+    state: &HttpState,
+    headers: &HeaderMap,
+    cid: &str,
+) -> Result<Caller, Response> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let principal = match bearer(header) {
+        Ok(token) => state.auth.verify(token).await,
+        Err(e) => Err(e),
+    };
+    let principal = principal.map_err(|e| {
+        tracing::info!(correlation_id = %cid, reason = %e, "request not authenticated");
+        let status = if e == AuthError::KeysUnavailable {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        refuse(
+            status,
+            UNAUTHENTICATED,
+            "a valid bearer token is required",
+            cid,
+        )
+    })?;
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 500)
+            .map(String::from)
+    };
+    let purpose = text("x-purpose").or(principal.purpose);
+    let break_glass = text("x-break-glass-reason");
+    if break_glass.is_some() && purpose.is_none() {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            BAD_USER_INPUT,
+            "a break-glass reason needs a purpose (X-Purpose)",
+            cid,
+        ));
+    }
+    Ok(Caller::new(
+        principal.actor,
+        cid.to_string(),
+        purpose,
+        break_glass,
+    ))
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -74,6 +128,10 @@ async fn post_graphql(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let cid = correlation_id(&headers);
+    let caller = match authenticate(&state, &headers, &cid).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
+    };
     if !is_json(&headers) {
         return refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -119,7 +177,7 @@ async fn post_graphql(
             return refuse(StatusCode::BAD_REQUEST, BAD_USER_INPUT, &message, &cid);
         }
     };
-    execute(&state, request, cid, false).await
+    execute(&state, request, caller, false).await
 }
 
 #[derive(Deserialize)]
@@ -136,6 +194,17 @@ async fn get_graphql(
     Query(params): Query<GetParams>,
 ) -> Response {
     let cid = correlation_id(&headers);
+    if params.query.is_none() && state.config.dev {
+        let page = GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .finish();
+        return Html(page).into_response();
+    }
+    let caller = match authenticate(&state, &headers, &cid).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused,
+    };
     let Some(query) = params.query else {
         if state.config.dev {
             let page = GraphiQLSource::build()
@@ -168,7 +237,7 @@ async fn get_graphql(
             }
         }
     }
-    execute(&state, request, cid, true).await
+    execute(&state, request, caller, true).await
 }
 
 fn count_aliases(set: &SelectionSet) -> usize {
@@ -231,7 +300,8 @@ fn is_query_only(document: &ExecutableDocument, operation_name: Option<&str>) ->
     }
 }
 
-async fn execute(state: &HttpState, request: Request, cid: String, via_get: bool) -> Response {
+async fn execute(state: &HttpState, request: Request, caller: Caller, via_get: bool) -> Response {
+    let cid = caller.correlation_id.clone();
     if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
         let count = aliases(&document);
         if count > state.config.max_aliases {
@@ -259,11 +329,7 @@ async fn execute(state: &HttpState, request: Request, cid: String, via_get: bool
         }
     }
     // Syntax errors are left to the schema, which reports them with their position.
-    let caller = Caller {
-        actor: state.config.local_actor.clone(),
-        correlation_id: cid.clone(),
-    };
-    let request = request.data(caller);
+    let request = request.data(caller.clone());
     let executed =
         tokio::time::timeout(state.config.request_timeout, state.schema.execute(request)).await;
     let mut response = match executed {
@@ -287,6 +353,19 @@ async fn execute(state: &HttpState, request: Request, cid: String, via_get: bool
             extensions.set("code", BAD_USER_INPUT);
         }
     }
+    // The read audit is written before anything read leaves the server.
+    let note = caller.audit_note();
+    if !note.is_empty() {
+        if let Err(e) = crate::audit::write(state.app.store.pool(), &caller, &note).await {
+            tracing::error!(correlation_id = %cid, error = %e, "cannot write the read audit");
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL,
+                "internal error",
+                &cid,
+            );
+        }
+    }
     ([(CORRELATION_HEADER, cid)], Json(response)).into_response()
 }
 
@@ -296,19 +375,56 @@ async fn websocket(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let schema = state.schema.clone();
-    let actor = state.config.local_actor.clone();
+    let auth = state.auth.clone();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |_payload| async move {
+        .on_upgrade(move |stream| async move {
+            // The token arrives in connection_init; the socket closes when it expires.
+            let (expiry_tx, expiry_rx) = tokio::sync::oneshot::channel();
+            let expiry_tx = std::sync::Mutex::new(Some(expiry_tx));
+            let serve = GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("authorization")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|v| v.trim_start_matches("Bearer ").trim().to_string())
+                        .or_else(|| {
+                            payload
+                                .get("token")
+                                .and_then(|v| v.as_str())
+                                .map(String::from)
+                        })
+                        .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
+                    let principal = auth.verify(&token).await.map_err(|_| {
+                        async_graphql::Error::new("a valid bearer token is required")
+                    })?;
+                    if let Some(tx) = expiry_tx.lock().ok().and_then(|mut t| t.take()) {
+                        let _ = tx.send(principal.expires_at);
+                    }
                     let mut data = Data::default();
-                    data.insert(Caller {
-                        actor,
-                        correlation_id: uuid::Uuid::new_v4().to_string(),
-                    });
+                    data.insert(Caller::new(
+                        principal.actor,
+                        uuid::Uuid::new_v4().to_string(),
+                        principal.purpose,
+                        None,
+                    ));
                     Ok(data)
                 })
-                .serve()
+                .serve();
+            let expired = async move {
+                match expiry_rx.await {
+                    Ok(at) => {
+                        let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                        tokio::time::sleep(left).await;
+                    }
+                    // No valid connection_init: the protocol closes the socket itself.
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = serve => {}
+                _ = expired => tracing::info!("closing a subscription whose token expired"),
+            }
         })
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use desist_domain::{Actor, DomainServices};
+use desist_domain::DomainServices;
 use desist_projections::compliance::ComplianceProjection;
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
@@ -17,6 +17,7 @@ use desist_projections::{Projection, Runner};
 use desist_store::Store;
 use tokio::sync::watch;
 
+use crate::auth::{AuthConfig, Authenticator};
 use crate::graphql::context::AppContext;
 use crate::graphql::{schema, DesistSchema, Limits};
 use crate::Error;
@@ -35,14 +36,15 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// `/readyz` fails when a live view is more than this many events behind.
     pub ready_max_lag: i64,
-    /// The identity every request acts as until authentication arrives.
-    pub local_actor: Actor,
+    /// How bearer tokens are verified.
+    pub auth: AuthConfig,
 }
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct HttpState {
     pub app: Arc<AppContext>,
+    pub auth: Authenticator,
     pub schema: DesistSchema,
     pub config: Arc<ServeConfig>,
 }
@@ -61,6 +63,7 @@ pub async fn serve(
     config: ServeConfig,
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), Error> {
+    let auth = Authenticator::new(&config.auth).map_err(Error::Config)?;
     let store = Store::connect(&config.database_url, 20).await?;
     store.ensure_migrated().await?;
     desist_store::horizon::check_xid_horizon(store.pool()).await?;
@@ -85,6 +88,7 @@ pub async fn serve(
         dev: config.dev,
     };
     let state = HttpState {
+        auth,
         schema: schema(app.clone(), limits),
         app,
         config: Arc::new(config.clone()),

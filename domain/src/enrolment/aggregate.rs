@@ -66,6 +66,8 @@ pub struct Enrolment {
     pub subject_id: Option<String>,
     pub programme: Option<ProgrammeTerms>,
     pub status: Option<EnrolmentStatus>,
+    /// The practitioner whose caseload holds the course.
+    pub practitioner: Option<String>,
     /// When the latest lifecycle step happened: the next may not come before it.
     last_step_at: Option<DateTime<Utc>>,
     pub sessions: BTreeMap<String, Session>,
@@ -198,7 +200,13 @@ impl Aggregate for Enrolment {
                 suitable,
                 occurred_at,
             } => self.to(if suitable { Assessed } else { Closed }, occurred_at),
-            EnrolmentEvent::Allocated { occurred_at, .. } => self.to(Allocated, occurred_at),
+            EnrolmentEvent::Allocated {
+                practitioner,
+                occurred_at,
+            } => {
+                self.practitioner = Some(practitioner);
+                self.to(Allocated, occurred_at);
+            }
             EnrolmentEvent::Started { occurred_at } => self.to(Active, occurred_at),
             EnrolmentEvent::Paused { occurred_at, .. } => self.to(Paused, occurred_at),
             EnrolmentEvent::Resumed { occurred_at } => self.to(Active, occurred_at),

@@ -18,6 +18,8 @@ const S_DASH_QUESTIONS: u8 = 24;
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Subject {
     pub demographics: Option<Demographics>,
+    /// The probation officer whose caseload holds the subject.
+    pub offender_manager: Option<String>,
     /// Offence id → (committed at, proven).
     offences: BTreeMap<String, (DateTime<Utc>, bool)>,
 }
@@ -76,6 +78,22 @@ impl Aggregate for Subject {
                     previous,
                     corrected,
                     reason,
+                    occurred_at,
+                }
+            }
+            SubjectCommand::AllocateOffenderManager {
+                officer,
+                occurred_at,
+            } => {
+                self.registered()?;
+                not_blank("officer", &officer)?;
+                if self.offender_manager.as_deref() == Some(officer.as_str()) {
+                    return Err(DomainError::AlreadyRecorded {
+                        what: "offender manager",
+                    });
+                }
+                SubjectEvent::OffenderManagerAllocated {
+                    officer,
                     occurred_at,
                 }
             }
@@ -156,6 +174,9 @@ impl Aggregate for Subject {
             }
             SubjectEvent::DemographicsCorrected { corrected, .. } => {
                 self.demographics = Some(corrected);
+            }
+            SubjectEvent::OffenderManagerAllocated { officer, .. } => {
+                self.offender_manager = Some(officer);
             }
             SubjectEvent::RiskAssessed { .. } => {}
             SubjectEvent::OffenceRecorded {

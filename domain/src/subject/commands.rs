@@ -15,6 +15,10 @@ pub enum SubjectCommand {
         reason: Sealed,
         occurred_at: DateTime<Utc>,
     },
+    AllocateOffenderManager {
+        officer: String,
+        occurred_at: DateTime<Utc>,
+    },
     RecordRiskAssessment {
         assessment: RiskAssessment,
         tool_version: String,
@@ -38,6 +42,7 @@ impl SubjectCommand {
         match self {
             Self::RegisterSubject { occurred_at, .. }
             | Self::CorrectDemographics { occurred_at, .. }
+            | Self::AllocateOffenderManager { occurred_at, .. }
             | Self::RecordRiskAssessment { occurred_at, .. }
             | Self::RecordOffence { occurred_at, .. }
             | Self::RecordOffenceProven { occurred_at, .. } => *occurred_at,

@@ -93,6 +93,11 @@ pub enum SubjectEvent {
         reason: Sealed,
         occurred_at: DateTime<Utc>,
     },
+    /// The probation officer (offender manager) who holds the subject on their caseload.
+    OffenderManagerAllocated {
+        officer: String,
+        occurred_at: DateTime<Utc>,
+    },
     /// A professional opinion: tagged with its tool version, assessor and date.
     RiskAssessed {
         assessment: RiskAssessment,
@@ -119,6 +124,7 @@ impl DomainEvent for SubjectEvent {
         match self {
             Self::SubjectRegistered { .. } => "SubjectRegistered",
             Self::DemographicsCorrected { .. } => "DemographicsCorrected",
+            Self::OffenderManagerAllocated { .. } => "OffenderManagerAllocated",
             Self::RiskAssessed { .. } => "RiskAssessed",
             Self::OffenceRecorded { .. } => "OffenceRecorded",
             Self::OffenceProven { .. } => "OffenceProven",

@@ -339,3 +339,34 @@ fn an_offence_needs_a_registered_subject_and_an_id() {
         "offence_id"
     );
 }
+
+#[test]
+fn an_offender_manager_is_allocated_to_a_registered_subject() {
+    let allocate = |officer: &str| SubjectCommand::AllocateOffenderManager {
+        officer: officer.into(),
+        occurred_at: day(2024, 1, 3),
+    };
+    framework()
+        .given(vec![registered()])
+        .when(allocate("om-07"))
+        .then_expect_events(vec![SubjectEvent::OffenderManagerAllocated {
+            officer: "om-07".into(),
+            occurred_at: day(2024, 1, 3),
+        }]);
+    assert_eq!(
+        error_of(vec![registered()], allocate(" ")).field(),
+        "officer"
+    );
+    assert_eq!(
+        error_of(vec![], allocate("om-07")),
+        DomainError::NotRecorded { what: "subject" }
+    );
+    let allocated = SubjectEvent::OffenderManagerAllocated {
+        officer: "om-07".into(),
+        occurred_at: day(2024, 1, 3),
+    };
+    assert_eq!(
+        error_of(vec![registered(), allocated], allocate("om-07")).code(),
+        "ALREADY_RECORDED"
+    );
+}

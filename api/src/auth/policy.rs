@@ -1,0 +1,248 @@
+//! Who may do what. Every rule about access is here; resolvers and mutations ask, they do not
+//! decide (DOMAIN.md, "Who uses it").
+//!
+//! | role | reads | writes |
+//! |---|---|---|
+//! | therapist | subjects and enrolments allocated to them, with clinical text | the course: sessions, attendance, content, concerns, chain analyses, triggers, completion |
+//! | probation officer | subjects on their caseload, their enrolments (no clinical text except escalated concerns) and orders | referral, absence resolution, enforcement, concern acknowledgement, withdrawal, risk, offences |
+//! | police SPO officer | subjects and orders (no enrolments, no clinical text) | orders, service, notifications, variations, breaches, offences |
+//! | evaluator | disclosure-controlled outcomes only | nothing |
+//! | admin | everything; clinical text only with a break-glass reason (audited) | registration, allocation, programmes, erasure, any command |
+
+use std::collections::HashSet;
+
+use desist_domain::Role;
+use sqlx::PgPool;
+
+/// A set of records a caller may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visible {
+    All,
+    Only(HashSet<String>),
+}
+
+impl Visible {
+    pub fn contains(&self, id: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(ids) => ids.contains(id),
+        }
+    }
+
+    fn none() -> Self {
+        Self::Only(HashSet::new())
+    }
+}
+
+/// The caller's caseload: the subjects, enrolments and orders they may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caseload {
+    pub subjects: Visible,
+    pub enrolments: Visible,
+    pub orders: Visible,
+}
+
+impl Caseload {
+    /// Looks the caseload up in the views.
+    pub async fn of(role: Role, user: &str, pool: &PgPool) -> Result<Self, sqlx::Error> {
+        Ok(match role {
+            Role::Admin | Role::System => Self {
+                subjects: Visible::All,
+                enrolments: Visible::All,
+                orders: Visible::All,
+            },
+            Role::PoliceSpoOfficer => Self {
+                subjects: Visible::All,
+                enrolments: Visible::none(),
+                orders: Visible::All,
+            },
+            Role::Therapist => {
+                let rows: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT enrolment_id, subject_id FROM progress WHERE practitioner = $1",
+                )
+                .bind(user)
+                .fetch_all(pool)
+                .await?;
+                Self {
+                    subjects: Visible::Only(rows.iter().map(|r| r.1.clone()).collect()),
+                    enrolments: Visible::Only(rows.into_iter().map(|r| r.0).collect()),
+                    orders: Visible::none(),
+                }
+            }
+            Role::ProbationOfficer => {
+                let subjects: HashSet<String> = sqlx::query_scalar(
+                    "SELECT subject_id FROM compliance_subjects WHERE offender_manager = $1",
+                )
+                .bind(user)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .collect();
+                let ids: Vec<String> = subjects.iter().cloned().collect();
+                let enrolments = sqlx::query_scalar(
+                    "SELECT enrolment_id FROM progress WHERE subject_id = ANY($1)",
+                )
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .collect();
+                let orders = sqlx::query_scalar(
+                    "SELECT order_id FROM compliance_orders WHERE subject_id = ANY($1)",
+                )
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .collect();
+                Self {
+                    subjects: Visible::Only(subjects),
+                    enrolments: Visible::Only(enrolments),
+                    orders: Visible::Only(orders),
+                }
+            }
+            Role::Evaluator => Self {
+                subjects: Visible::none(),
+                enrolments: Visible::none(),
+                orders: Visible::none(),
+            },
+        })
+    }
+}
+
+/// Case-level reads (subjects, enrolments, orders, compliance, caseload, history).
+pub fn may_read_cases(role: Role) -> bool {
+    role != Role::Evaluator
+}
+
+/// Disclosure-controlled outcome statistics.
+pub fn may_read_outcomes(role: Role) -> bool {
+    matches!(role, Role::Evaluator | Role::Admin)
+}
+
+/// The read audit.
+pub fn may_read_audit(role: Role) -> bool {
+    role == Role::Admin
+}
+
+/// Compliance alerts: the people who act on them.
+pub fn may_receive_alerts(role: Role) -> bool {
+    matches!(
+        role,
+        Role::ProbationOfficer | Role::PoliceSpoOfficer | Role::Admin
+    )
+}
+
+/// What kind of command a mutation sends; each kind has one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Programmes, registration, demographics, allocation, suitability, erasure, export.
+    Administer,
+    /// The therapist's work on a course allocated to them.
+    Course,
+    /// The offender manager's work on a subject on their caseload.
+    Compliance,
+    /// Either of the two above (absence resolution, withdrawal, risk assessment).
+    CourseOrCompliance,
+    /// Police work on orders.
+    Orders,
+    /// Recording offences and their proof.
+    Offences,
+}
+
+/// The caller's relation to the record a command targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Relation {
+    /// The enrolment is allocated to the caller (therapist).
+    pub own_enrolment: bool,
+    /// The subject is on the caller's caseload (probation officer; for a therapist, a subject
+    /// of one of their enrolments).
+    pub own_subject: bool,
+}
+
+pub fn permits(role: Role, action: Action, relation: Relation) -> bool {
+    use Action::*;
+    use Role::*;
+    match (role, action) {
+        (Admin, _) => true,
+        (Evaluator | System, _) => false,
+        (Therapist, Course | CourseOrCompliance) => relation.own_enrolment,
+        (Therapist, _) => false,
+        (ProbationOfficer, Compliance | CourseOrCompliance | Offences) => relation.own_subject,
+        (ProbationOfficer, _) => false,
+        (PoliceSpoOfficer, Orders | Offences) => true,
+        (PoliceSpoOfficer, _) => false,
+    }
+}
+
+/// Whether clinical free text (session notes, chain analyses, concerns…) may be shown:
+/// therapists on their own courses; admins with a break-glass reason; probation officers only
+/// for concerns escalated to them.
+pub fn may_read_clinical_text(role: Role, own: bool, break_glass: bool) -> bool {
+    match role {
+        Role::Therapist => own,
+        Role::Admin => break_glass,
+        _ => false,
+    }
+}
+
+pub fn may_read_escalated_concerns(role: Role, own: bool) -> bool {
+    matches!(role, Role::ProbationOfficer) && own
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: Relation = Relation {
+        own_enrolment: true,
+        own_subject: true,
+    };
+    const OTHER: Relation = Relation {
+        own_enrolment: false,
+        own_subject: false,
+    };
+
+    #[test]
+    fn therapists_work_on_their_own_courses_only() {
+        assert!(permits(Role::Therapist, Action::Course, OWN));
+        assert!(!permits(Role::Therapist, Action::Course, OTHER));
+        assert!(!permits(Role::Therapist, Action::Orders, OWN));
+        assert!(!permits(Role::Therapist, Action::Administer, OWN));
+    }
+
+    #[test]
+    fn probation_officers_act_on_their_caseload_and_police_on_orders() {
+        assert!(permits(Role::ProbationOfficer, Action::Compliance, OWN));
+        assert!(!permits(Role::ProbationOfficer, Action::Compliance, OTHER));
+        assert!(!permits(Role::ProbationOfficer, Action::Course, OWN));
+        assert!(permits(Role::PoliceSpoOfficer, Action::Orders, OTHER));
+        assert!(!permits(Role::PoliceSpoOfficer, Action::Course, OWN));
+    }
+
+    #[test]
+    fn evaluators_command_nothing_and_admins_everything() {
+        for action in [
+            Action::Administer,
+            Action::Course,
+            Action::Compliance,
+            Action::CourseOrCompliance,
+            Action::Orders,
+            Action::Offences,
+        ] {
+            assert!(!permits(Role::Evaluator, action, OWN));
+            assert!(permits(Role::Admin, action, OTHER));
+        }
+    }
+
+    #[test]
+    fn clinical_text_needs_ownership_or_a_break_glass_reason() {
+        assert!(may_read_clinical_text(Role::Therapist, true, false));
+        assert!(!may_read_clinical_text(Role::Therapist, false, true));
+        assert!(!may_read_clinical_text(Role::Admin, true, false));
+        assert!(may_read_clinical_text(Role::Admin, false, true));
+        assert!(!may_read_clinical_text(Role::ProbationOfficer, true, true));
+        assert!(may_read_escalated_concerns(Role::ProbationOfficer, true));
+        assert!(!may_read_escalated_concerns(Role::PoliceSpoOfficer, true));
+    }
+}
