@@ -62,6 +62,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "CORRECTION_CHANGES_NOTHING",
     ),
     (
+        "allocateOffenderManager",
+        r#"subjectId: "$S1", officer: " ""#,
+        "officer",
+        "INVALID_VALUE",
+    ),
+    (
         "recordRiskAssessment",
         r#"subjectId: "$S1", toolVersion: "2", assessor: "", srp: { stalkerType: REJECTED, violence: LOW, persistence: LOW, recurrence: LOW, psychosocialDamage: LOW }"#,
         "assessor",
