@@ -21,6 +21,7 @@ const ALL_EVENT_TYPES: &[&str] = &[
     "SubjectRegistered",
     "DemographicsCorrected",
     "OffenderManagerAllocated",
+    "SubjectErased",
     "RiskAssessed",
     "OffenceRecorded",
     "OffenceProven",
@@ -435,6 +436,18 @@ async fn every_event_type_round_trips_with_its_metadata() {
         .await
         .unwrap();
     record_order(&ws).await;
+    scenario::subject(&ws, "S2").await;
+    ws.subjects
+        .execute(
+            "S2",
+            SubjectCommand::EraseSubject {
+                reason: "request 2024/7".into(),
+                occurred_at: day(5, 30),
+            },
+            &meta(Role::Admin),
+        )
+        .await
+        .unwrap();
 
     let written: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(db.store.pool())

@@ -5,6 +5,9 @@ mod common;
 use common::{count_events, fixture, fixture_path, import_services, TestDb};
 use desist_api::import::{import, ImportError};
 
+/// For tests only: 32 bytes, base64.
+const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=";
+
 #[tokio::test]
 async fn the_pilot_fixture_imports_and_a_second_import_adds_nothing() {
     let db = TestDb::new().await;
@@ -94,6 +97,7 @@ async fn the_import_command_prints_each_problem_and_fails() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_desist"))
         .args(["import", file.to_str().unwrap()])
         .env("DATABASE_URL", &db.url)
+        .env("DESIST_MASTER_KEY", TEST_MASTER_KEY)
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();
@@ -110,6 +114,7 @@ async fn the_import_command_prints_each_problem_and_fails() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_desist"))
         .args(["import", fixture_path("pilot-small.json").to_str().unwrap()])
         .env("DATABASE_URL", &db.url)
+        .env("DESIST_MASTER_KEY", TEST_MASTER_KEY)
         .output()
         .unwrap();
     assert!(
@@ -118,4 +123,20 @@ async fn the_import_command_prints_each_problem_and_fails() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("commands recorded"));
+}
+
+#[test]
+fn the_import_command_needs_a_master_key_to_seal_text() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_desist"))
+        .args(["import", "/nonexistent.json"])
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .env_remove("DESIST_MASTER_KEY")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("DESIST_MASTER_KEY"));
 }

@@ -46,6 +46,8 @@ pub enum Command {
         /// The agency recorded as the source of the imported facts.
         #[arg(long, default_value = "timeline-import")]
         agency: String,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// Look after the read-side views.
     Projections {
@@ -100,6 +102,36 @@ pub struct ServeArgs {
     pub ready_max_lag: Option<i64>,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// The master key that wraps every subject's data key.
+#[derive(Debug, Args, Default, Clone)]
+pub struct KeyArgs {
+    /// 32 random bytes, base64 (`openssl rand -base64 32`). Keep it outside the database.
+    #[arg(long, env = "DESIST_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// A name for the master key, recorded with each wrapped key (for rotation) [default: master-1].
+    #[arg(long, env = "DESIST_MASTER_KEY_ID")]
+    pub master_key_id: Option<String>,
+}
+
+impl KeyArgs {
+    pub fn master_key(&self) -> Result<desist_store::sealing::MasterKey, Error> {
+        let text = self.master_key.as_deref().ok_or_else(|| {
+            Error::Config(
+                "DESIST_MASTER_KEY is not set: free text about people is only stored encrypted \
+                 (generate one with `openssl rand -base64 32`)"
+                    .into(),
+            )
+        })?;
+        desist_store::sealing::MasterKey::from_base64(
+            self.master_key_id.as_deref().unwrap_or("master-1"),
+            text,
+        )
+        .map_err(Error::Config)
+    }
 }
 
 /// How bearer tokens are verified: a local HS256 secret, or an OIDC provider's JWKS.
@@ -183,6 +215,8 @@ struct ServeFile {
     oidc_issuer: Option<String>,
     oidc_audience: Option<String>,
     oidc_algorithm: Option<String>,
+    master_key: Option<String>,
+    master_key_id: Option<String>,
 }
 
 impl AuthArgs {
@@ -259,6 +293,11 @@ fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<Se
         ),
         ready_max_lag: args.ready_max_lag.or(file.ready_max_lag).unwrap_or(1000),
         auth: args.auth.or_file(&file).config()?,
+        master_key: KeyArgs {
+            master_key: args.keys.master_key.or(file.master_key.clone()),
+            master_key_id: args.keys.master_key_id.or(file.master_key_id.clone()),
+        }
+        .master_key()?,
     })
 }
 
@@ -330,8 +369,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let store = open(cli.database_url).await?;
             projections(&store, action).await
         }
-        Command::Import { file, agency } => {
-            let store = open(cli.database_url).await?;
+        Command::Import { file, agency, keys } => {
+            let master = keys.master_key()?;
+            let store = open(cli.database_url).await?.with_master_key(master);
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
             let document: serde_json::Value = serde_json::from_str(&text)
@@ -461,6 +501,10 @@ mod tests {
             auth: AuthArgs {
                 jwt_secret: Some("a-test-secret-of-at-least-32-bytes!!".into()),
                 ..AuthArgs::default()
+            },
+            keys: KeyArgs {
+                master_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into()),
+                master_key_id: None,
             },
         }
     }

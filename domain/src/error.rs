@@ -102,6 +102,8 @@ pub enum DomainError {
     ConcernNotEscalated { concern_id: String },
     #[error("offence {offence_id} has already been proven")]
     OffenceAlreadyProven { offence_id: String },
+    #[error("the subject was erased: nothing more can be recorded about them")]
+    SubjectErased,
 }
 
 impl DomainError {
@@ -137,6 +139,7 @@ impl DomainError {
             Self::BreachOutcomeFinal { .. } => "BREACH_OUTCOME_FINAL",
             Self::ConcernNotEscalated { .. } => "CONCERN_NOT_ESCALATED",
             Self::OffenceAlreadyProven { .. } => "OFFENCE_ALREADY_PROVEN",
+            Self::SubjectErased => "SUBJECT_ERASED",
         }
     }
 
@@ -181,6 +184,7 @@ impl DomainError {
             Self::BreachOutcomeFinal { .. } => "breach_id",
             Self::ConcernNotEscalated { .. } => "concern_id",
             Self::OffenceAlreadyProven { .. } => "offence_id",
+            Self::SubjectErased => "id",
         }
     }
 }

@@ -11,8 +11,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "scheme", rename_all = "snake_case")]
 pub enum Sealed {
-    /// Held as written. The only scheme until per-subject keys arrive.
+    /// Held as written: how the domain sees text. The store encrypts it before it is written
+    /// and decrypts it when events are read back.
     Plain { text: String },
+    /// Encrypted with the subject's key (AES-256-GCM, the subject id as associated data).
+    Aes256Gcm {
+        subject: String,
+        nonce: String,
+        ciphertext: String,
+    },
+    /// The subject's key was destroyed: the text is gone for good.
+    Erased,
 }
 
 impl Sealed {
@@ -24,9 +33,11 @@ impl Sealed {
     pub fn reveal(&self) -> Option<&str> {
         match self {
             Self::Plain { text } => Some(text),
+            Self::Aes256Gcm { .. } | Self::Erased => None,
         }
     }
 
+    /// Only readable text can be blank; sealed or erased text was checked when recorded.
     pub fn is_blank(&self) -> bool {
         self.reveal().is_some_and(|t| t.trim().is_empty())
     }

@@ -6,7 +6,8 @@ use desist_domain::protection_order::OrderEvent;
 use desist_domain::subject::SubjectEvent;
 use desist_store::FeedEvent;
 
-/// A domain event of any aggregate.
+/// A domain event of any aggregate. One lives for one `apply`: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decoded {
     Programme(ProgrammeEvent),

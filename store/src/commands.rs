@@ -11,6 +11,7 @@ use rand::Rng;
 use serde::Serialize;
 use sqlx::PgPool;
 
+use crate::sealing::SealingRepository;
 use crate::{CommandError, CommandMetadata, Store, StoreError};
 
 /// How many times a command is tried when other writers keep changing the same aggregate.
@@ -21,7 +22,7 @@ const BASE_BACKOFF: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_AGGREGATE_ID_LEN: usize = 200;
 
-type PgEventStore<A> = PersistedEventStore<PostgresEventRepository, A>;
+type PgEventStore<A> = PersistedEventStore<SealingRepository<PostgresEventRepository>, A>;
 
 /// What a recorded command produced: the range of events it added to its aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +44,14 @@ pub struct CommandBus<A: Aggregate> {
     max_attempts: u32,
 }
 
-fn event_store<A: Aggregate>(pool: &PgPool) -> PgEventStore<A> {
-    PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()))
-        .with_upcasters(upcasters())
+fn event_store<A: Aggregate>(store: &Store) -> PgEventStore<A> {
+    let pool = store.pool().clone();
+    let repository = SealingRepository::new(
+        PostgresEventRepository::new(pool.clone()),
+        store.vault().cloned(),
+        pool,
+    );
+    PersistedEventStore::new_event_store(repository).with_upcasters(upcasters())
 }
 
 impl<A> CommandBus<A>
@@ -56,8 +62,8 @@ where
     pub fn new(store: &Store, services: DomainServices) -> Self {
         let pool = store.pool().clone();
         Self {
-            cqrs: CqrsFramework::new(event_store(&pool), vec![], services),
-            events: event_store(&pool),
+            cqrs: CqrsFramework::new(event_store(store), vec![], services),
+            events: event_store(store),
             pool,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
@@ -116,6 +122,11 @@ where
                 }
                 Err(AggregateError::AggregateConflict) => {
                     tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(AggregateError::UnexpectedError(e))
+                    if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Erased(_))) =>
+                {
+                    return Err(CommandError::Rejected(DomainError::SubjectErased));
                 }
                 Err(other) => return Err(CommandError::EventStore(other.to_string())),
             }

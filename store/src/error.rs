@@ -6,6 +6,10 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("sealing: {0}")]
+    Sealing(String),
+    #[error("subject {0} was erased: nothing more can be recorded about them")]
+    Erased(String),
     #[error("the database schema is older than this version of Desist: run `desist migrate`")]
     NotMigrated,
     #[error("migration failed: {0}")]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod feed;
 pub mod horizon;
 pub mod metadata;
+pub mod sealing;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
@@ -29,6 +30,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/pos
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    /// Seals free text about subjects; `None` stores it as written (tests of other concerns).
+    vault: Option<std::sync::Arc<sealing::KeyVault>>,
 }
 
 impl Store {
@@ -39,7 +42,20 @@ impl Store {
             .max_connections(max_connections)
             .connect_with(options.application_name("desist"))
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, vault: None })
+    }
+
+    /// Seals free text about subjects with per-subject keys wrapped by `master`.
+    pub fn with_master_key(mut self, master: sealing::MasterKey) -> Self {
+        self.vault = Some(std::sync::Arc::new(sealing::KeyVault::new(
+            self.pool.clone(),
+            master,
+        )));
+        self
+    }
+
+    pub fn vault(&self) -> Option<&std::sync::Arc<sealing::KeyVault>> {
+        self.vault.as_ref()
     }
 
     /// Creates the database named in `url` if the server does not have it yet.
@@ -52,7 +68,7 @@ impl Store {
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, vault: None }
     }
 
     pub fn pool(&self) -> &PgPool {

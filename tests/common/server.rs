@@ -30,7 +30,17 @@ pub fn config(db: &TestDb) -> ServeConfig {
         request_timeout: Duration::from_secs(10),
         ready_max_lag: 1000,
         auth: auth(),
+        master_key: master_key(),
     }
+}
+
+/// A master key for tests only.
+pub fn master_key() -> desist_store::sealing::MasterKey {
+    desist_store::sealing::MasterKey::from_base64(
+        "test-master",
+        "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=",
+    )
+    .expect("test master key")
 }
 
 pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";

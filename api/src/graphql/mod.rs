@@ -8,6 +8,7 @@ pub mod ids;
 pub mod loaders;
 pub mod mutations;
 pub mod objects;
+pub mod privacy;
 pub mod queries;
 pub mod subscriptions;
 

@@ -784,6 +784,26 @@ impl MutationRoot {
         .into())
     }
 
+    /// Stores a subject's names, date of birth, addresses and police identifiers in the
+    /// identity vault, encrypted with the subject's key (admin).
+    async fn record_identity(
+        &self,
+        ctx: &Context<'_>,
+        input: super::privacy::RecordIdentityInput,
+    ) -> Result<super::privacy::RecordIdentityPayload> {
+        super::privacy::record_identity(ctx, input).await
+    }
+
+    /// Destroys the subject's key (crypto-shredding): their text everywhere becomes
+    /// `[erased]`; counts and statistics are unchanged (admin, with a reason).
+    async fn erase_subject(
+        &self,
+        ctx: &Context<'_>,
+        input: super::privacy::EraseSubjectInput,
+    ) -> Result<super::privacy::EraseSubjectPayload> {
+        super::privacy::erase_subject(ctx, input).await
+    }
+
     async fn allocate_offender_manager(
         &self,
         ctx: &Context<'_>,

@@ -160,6 +160,12 @@ impl Subject {
         super::queries::compliance_of(ctx, &self.0.subject_id, as_of).await
     }
 
+    /// Names, date of birth, addresses and police identifiers, from the identity vault (never
+    /// from events). `erased` once the subject's key was destroyed.
+    async fn identity(&self, ctx: &Context<'_>) -> Result<Option<super::privacy::Identity>> {
+        super::privacy::identity_of(ctx, &self.0.subject_id).await
+    }
+
     /// Every fact recorded about the subject, in order.
     async fn history(&self, ctx: &Context<'_>) -> Result<Vec<HistoryEntry>> {
         history(
@@ -604,6 +610,27 @@ pub struct HistoryEntry {
     pub data: async_graphql::Json<serde_json::Value>,
 }
 
+/// An aggregate's events with their sealed text opened (or marked erased).
+pub async fn opened_history(
+    ctx: &Context<'_>,
+    aggregate_type: &str,
+    id: &str,
+) -> Result<Vec<desist_store::feed::HistoryEntry>> {
+    let store = &app(ctx).store;
+    let mut entries = desist_store::feed::history(store.pool(), aggregate_type, id)
+        .await
+        .map_err(|e| internal_error(ctx, e))?;
+    if let Some(vault) = store.vault() {
+        for entry in &mut entries {
+            vault
+                .open_payload(&mut entry.payload)
+                .await
+                .map_err(|e| internal_error(ctx, e))?;
+        }
+    }
+    Ok(entries)
+}
+
 /// How free text in an event's data is shown to this caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {
@@ -616,14 +643,21 @@ pub enum Text {
 /// Shown in place of text the caller may not read.
 pub const WITHHELD: &str = "[withheld]";
 
+/// Shown in place of text whose subject was erased.
+pub const ERASED: &str = "[erased]";
+
 /// Replaces every sealed text in `value` by what this caller may see of it.
-fn reveal(value: &mut serde_json::Value, show: bool) {
+pub fn reveal(value: &mut serde_json::Value, show: bool) {
     match value {
         serde_json::Value::Object(map) if map.contains_key("scheme") => {
-            let text = if show {
-                map.get("text").cloned().unwrap_or_default()
-            } else {
-                serde_json::Value::String(WITHHELD.into())
+            let scheme = map
+                .get("scheme")
+                .and_then(|s| s.as_str())
+                .unwrap_or_default();
+            let text = match scheme {
+                "erased" => serde_json::Value::String(ERASED.into()),
+                "plain" if show => map.get("text").cloned().unwrap_or_default(),
+                _ => serde_json::Value::String(WITHHELD.into()),
             };
             *value = text;
         }
@@ -641,9 +675,7 @@ async fn history(
     text: Text,
 ) -> Result<Vec<HistoryEntry>> {
     caller(ctx).audit("history", Some(subject_id));
-    let entries = desist_store::feed::history(app(ctx).store.pool(), aggregate_type, id)
-        .await
-        .map_err(|e| internal_error(ctx, e))?;
+    let entries = opened_history(ctx, aggregate_type, id).await?;
     let field =
         |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).map(String::from);
     Ok(entries

@@ -385,6 +385,18 @@ impl QueryRoot {
         Ok((&report).into())
     }
 
+    /// Everything held about one subject, for a subject access request (admin). Details of
+    /// victims and third parties are withheld.
+    async fn export_subject(
+        &self,
+        ctx: &Context<'_>,
+        subject_id: ID,
+    ) -> Result<async_graphql::Json<serde_json::Value>> {
+        super::privacy::export_subject(ctx, &subject_id)
+            .await
+            .map(async_graphql::Json)
+    }
+
     /// The read audit, newest first (admin).
     async fn audit_log(
         &self,

@@ -14,6 +14,7 @@ use desist_projections::compliance::ComplianceProjection;
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
 use desist_projections::{Projection, Runner};
+use desist_store::sealing::MasterKey;
 use desist_store::Store;
 use tokio::sync::watch;
 
@@ -38,6 +39,8 @@ pub struct ServeConfig {
     pub ready_max_lag: i64,
     /// How bearer tokens are verified.
     pub auth: AuthConfig,
+    /// Wraps every subject's key: free text and identities are sealed with those keys.
+    pub master_key: MasterKey,
 }
 
 /// What every handler shares.
@@ -64,7 +67,9 @@ pub async fn serve(
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), Error> {
     let auth = Authenticator::new(&config.auth).map_err(Error::Config)?;
-    let store = Store::connect(&config.database_url, 20).await?;
+    let store = Store::connect(&config.database_url, 20)
+        .await?
+        .with_master_key(config.master_key.clone());
     store.ensure_migrated().await?;
     desist_store::horizon::check_xid_horizon(store.pool()).await?;
     let app = Arc::new(AppContext::new(

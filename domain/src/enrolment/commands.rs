@@ -8,6 +8,9 @@ use super::{
 use crate::programme::ProgrammeTerms;
 use crate::Sealed;
 
+// A chain analysis is larger than most variants; these values are short-lived and few, so
+// boxing would only add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EnrolmentCommand {
     /// The write side resolves the programme's terms (from the Programme aggregate) and checks

@@ -131,6 +131,9 @@ pub enum WithdrawalReason {
     Other,
 }
 
+// A chain analysis is larger than most variants; these values are short-lived and few, so
+// boxing would only add noise to every match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum EnrolmentEvent {
     Referred {

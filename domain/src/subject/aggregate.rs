@@ -20,6 +20,8 @@ pub struct Subject {
     pub demographics: Option<Demographics>,
     /// The probation officer whose caseload holds the subject.
     pub offender_manager: Option<String>,
+    /// Erased subjects take no further facts.
+    pub erased: bool,
     /// Offence id → (committed at, proven).
     offences: BTreeMap<String, (DateTime<Utc>, bool)>,
 }
@@ -47,6 +49,9 @@ impl Aggregate for Subject {
     ) -> Result<(), Self::Error> {
         let now = services.now();
         not_in_future("occurred_at", command.occurred_at(), now)?;
+        if self.erased {
+            return Err(DomainError::SubjectErased);
+        }
         let event = match command {
             SubjectCommand::RegisterSubject {
                 demographics,
@@ -94,6 +99,17 @@ impl Aggregate for Subject {
                 }
                 SubjectEvent::OffenderManagerAllocated {
                     officer,
+                    occurred_at,
+                }
+            }
+            SubjectCommand::EraseSubject {
+                reason,
+                occurred_at,
+            } => {
+                self.registered()?;
+                not_blank("reason", &reason)?;
+                SubjectEvent::SubjectErased {
+                    reason,
                     occurred_at,
                 }
             }
@@ -178,6 +194,7 @@ impl Aggregate for Subject {
             SubjectEvent::OffenderManagerAllocated { officer, .. } => {
                 self.offender_manager = Some(officer);
             }
+            SubjectEvent::SubjectErased { .. } => self.erased = true,
             SubjectEvent::RiskAssessed { .. } => {}
             SubjectEvent::OffenceRecorded {
                 offence_id,

@@ -19,6 +19,11 @@ pub enum SubjectCommand {
         officer: String,
         occurred_at: DateTime<Utc>,
     },
+    /// The reason must not describe the person: it is kept after their text is destroyed.
+    EraseSubject {
+        reason: String,
+        occurred_at: DateTime<Utc>,
+    },
     RecordRiskAssessment {
         assessment: RiskAssessment,
         tool_version: String,
@@ -43,6 +48,7 @@ impl SubjectCommand {
             Self::RegisterSubject { occurred_at, .. }
             | Self::CorrectDemographics { occurred_at, .. }
             | Self::AllocateOffenderManager { occurred_at, .. }
+            | Self::EraseSubject { occurred_at, .. }
             | Self::RecordRiskAssessment { occurred_at, .. }
             | Self::RecordOffence { occurred_at, .. }
             | Self::RecordOffenceProven { occurred_at, .. } => *occurred_at,

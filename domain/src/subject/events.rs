@@ -98,6 +98,12 @@ pub enum SubjectEvent {
         officer: String,
         occurred_at: DateTime<Utc>,
     },
+    /// The subject's key was destroyed at their request (or by law): every text about them is
+    /// gone, counts remain. The reason is the admin's, recorded for accountability.
+    SubjectErased {
+        reason: String,
+        occurred_at: DateTime<Utc>,
+    },
     /// A professional opinion: tagged with its tool version, assessor and date.
     RiskAssessed {
         assessment: RiskAssessment,
@@ -125,6 +131,7 @@ impl DomainEvent for SubjectEvent {
             Self::SubjectRegistered { .. } => "SubjectRegistered",
             Self::DemographicsCorrected { .. } => "DemographicsCorrected",
             Self::OffenderManagerAllocated { .. } => "OffenderManagerAllocated",
+            Self::SubjectErased { .. } => "SubjectErased",
             Self::RiskAssessed { .. } => "RiskAssessed",
             Self::OffenceRecorded { .. } => "OffenceRecorded",
             Self::OffenceProven { .. } => "OffenceProven",

@@ -370,3 +370,31 @@ fn an_offender_manager_is_allocated_to_a_registered_subject() {
         "ALREADY_RECORDED"
     );
 }
+
+#[test]
+fn an_erased_subject_takes_no_further_facts() {
+    let erase = SubjectCommand::EraseSubject {
+        reason: "request under Article 17, ref 2024/31".into(),
+        occurred_at: day(2024, 5, 1),
+    };
+    framework()
+        .given(vec![registered()])
+        .when(erase.clone())
+        .then_expect_events(vec![SubjectEvent::SubjectErased {
+            reason: "request under Article 17, ref 2024/31".into(),
+            occurred_at: day(2024, 5, 1),
+        }]);
+    let erased = SubjectEvent::SubjectErased {
+        reason: "r".into(),
+        occurred_at: day(2024, 5, 1),
+    };
+    assert_eq!(
+        error_of(vec![registered(), erased], erase),
+        DomainError::SubjectErased
+    );
+    let blank = SubjectCommand::EraseSubject {
+        reason: " ".into(),
+        occurred_at: day(2024, 5, 1),
+    };
+    assert_eq!(error_of(vec![registered()], blank).field(), "reason");
+}
