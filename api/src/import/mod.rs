@@ -88,7 +88,7 @@ pub async fn import(
         let outcome = match step.target {
             Target::Programme(id, c) => write.programmes.execute(&id, c, &metadata).await,
             Target::Subject(id, c) => write.subjects.execute(&id, c, &metadata).await,
-            Target::Enrolment(id, c) => write.enrolments.execute(&id, c, &metadata).await,
+            Target::Enrolment(id, c) => write.enrolments.execute(&id, *c, &metadata).await,
             Target::Order(id, c) => write.orders.execute(&id, c, &metadata).await,
         }?;
         if outcome.replayed {
@@ -184,7 +184,7 @@ async fn dry_run(
                     .await?
             }
             Target::Enrolment(id, c) => {
-                if let desist_domain::enrolment::EnrolmentCommand::Refer { subject_id, .. } = c {
+                if let desist_domain::enrolment::EnrolmentCommand::Refer { subject_id, .. } = &**c {
                     if !registered(&mut subjects, write, subject_id).await? {
                         problems.push(Problem {
                             path: step.path.clone(),
@@ -194,7 +194,7 @@ async fn dry_run(
                     }
                 }
                 enrolments
-                    .apply(&write.enrolments, services, id, c.clone())
+                    .apply(&write.enrolments, services, id, (**c).clone())
                     .await?
             }
             Target::Order(id, c) => orders.apply(&write.orders, services, id, c.clone()).await?,

@@ -19,7 +19,8 @@ use super::timeline::{Absence, EndKind, Enrolment, Order, Outcome, Subject, Time
 pub enum Target {
     Programme(String, ProgrammeCommand),
     Subject(String, SubjectCommand),
-    Enrolment(String, EnrolmentCommand),
+    /// Boxed: enrolment commands are the largest, and a plan holds thousands of steps.
+    Enrolment(String, Box<EnrolmentCommand>),
     Order(String, OrderCommand),
 }
 
@@ -314,7 +315,7 @@ fn enrolment_steps(
             step: Step {
                 path: path.to_string(),
                 command_id: format!("{base}/{suffix}"),
-                target: Target::Enrolment(id.clone(), command),
+                target: Target::Enrolment(id.clone(), Box::new(command)),
             },
         });
     };
