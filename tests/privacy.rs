@@ -326,3 +326,51 @@ fn regex_like_reference() -> impl Fn(&str) -> bool {
             .any(|w| matches!(w[0], b'S' | b'E' | b'O') && w[1..].iter().all(u8::is_ascii_digit))
     }
 }
+
+#[tokio::test]
+async fn rotating_the_master_key_keeps_every_text_readable_under_the_new_key_only() {
+    let server = pilot().await;
+    let subject = id(Kind::Subject, "S030002");
+    server
+        .graphql(
+            &format!(
+                r#"mutation {{ recordIdentity(input: {{ subjectId: "{subject}", names: ["{NAME}"] }}) {{
+                    userErrors {{ code }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    let new_key = "bmV3LW1hc3Rlci1rZXktYWxzby0zMi1ieXRlcy0hISE=";
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_desist"))
+        .arg("rotate-master-key")
+        .env("DATABASE_URL", &server.db.url)
+        .env(
+            "DESIST_MASTER_KEY",
+            "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=",
+        )
+        .env("DESIST_NEW_MASTER_KEY", new_key)
+        .env("DESIST_NEW_MASTER_KEY_ID", "master-2")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ids: Vec<String> = sqlx::query_scalar("SELECT DISTINCT master_key_id FROM subject_keys")
+        .fetch_all(server.db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(ids, ["master-2"]);
+
+    let rotated = desist_store::sealing::MasterKey::from_base64("master-2", new_key).unwrap();
+    let vault = desist_store::sealing::KeyVault::new(server.db.store.pool().clone(), rotated);
+    let identity = vault.identity("S030002").await.unwrap();
+    assert!(format!("{identity:?}").contains(NAME), "{identity:?}");
+    let old = desist_store::sealing::KeyVault::new(server.db.store.pool().clone(), master_key());
+    assert!(
+        old.identity("S030002").await.is_err(),
+        "the old key opens nothing"
+    );
+}

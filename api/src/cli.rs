@@ -36,6 +36,18 @@ pub enum Command {
     Token(TokenArgs),
     /// List the read audit, newest first.
     Audit(AuditArgs),
+    /// Re-wrap every subject's key under a new master key (rotation).
+    RotateMasterKey {
+        /// The current master key.
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// The new master key (base64, 32 bytes).
+        #[arg(long, env = "DESIST_NEW_MASTER_KEY", hide_env_values = true)]
+        new_master_key: String,
+        /// The new key's name.
+        #[arg(long, env = "DESIST_NEW_MASTER_KEY_ID")]
+        new_master_key_id: String,
+    },
     /// Create the database if needed and bring its schema up to date. Safe to run again.
     Migrate,
     /// Import a desist-timeline/1 document through the ordinary commands. An invalid document
@@ -324,6 +336,26 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             )
             .map_err(Error::Config)?;
             println!("{token}");
+            Ok(())
+        }
+        Command::RotateMasterKey {
+            keys,
+            new_master_key,
+            new_master_key_id,
+        } => {
+            let current = keys.master_key()?;
+            let next =
+                desist_store::sealing::MasterKey::from_base64(&new_master_key_id, &new_master_key)
+                    .map_err(Error::Config)?;
+            let store = open(cli.database_url).await?.with_master_key(current);
+            let vault = store
+                .vault()
+                .ok_or_else(|| Error::Config("no master key".into()))?;
+            let moved = vault.rewrap_all(&next).await?;
+            println!(
+                "{moved} subject keys are now wrapped by {new_master_key_id}: set DESIST_MASTER_KEY \
+                 and DESIST_MASTER_KEY_ID to the new key and retire the old one"
+            );
             Ok(())
         }
         Command::Audit(args) => {

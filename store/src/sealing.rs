@@ -256,6 +256,50 @@ impl KeyVault {
         Ok(Some(Identity::Known(value)))
     }
 
+    /// Re-wraps every subject key under `next` (master key rotation). One transaction: either
+    /// every key moves to the new master key or none does. Returns how many keys moved.
+    pub async fn rewrap_all(&self, next: &MasterKey) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT subject_id, nonce, wrapped_key FROM subject_keys ORDER BY subject_id FOR UPDATE",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut moved = 0;
+        for (subject_id, nonce, wrapped) in rows {
+            let aad = subject_id.as_bytes();
+            let key = self
+                .master
+                .cipher
+                .decrypt(Nonce::from_slice(&nonce), Payload { msg: &wrapped, aad })
+                .map_err(|_| {
+                    crypto_error("a subject key does not unwrap with the current master key")
+                })?;
+            let fresh = random_nonce();
+            let rewrapped = next
+                .cipher
+                .encrypt(Nonce::from_slice(&fresh), Payload { msg: &key, aad })
+                .map_err(|_| crypto_error("cannot wrap a subject key"))?;
+            sqlx::query(
+                "UPDATE subject_keys SET master_key_id = $2, nonce = $3, wrapped_key = $4
+                  WHERE subject_id = $1",
+            )
+            .bind(&subject_id)
+            .bind(&next.id)
+            .bind(fresh.as_slice())
+            .bind(&rewrapped)
+            .execute(&mut *tx)
+            .await?;
+            moved += 1;
+        }
+        tx.commit().await?;
+        // The old wrappings linger as dead rows until the table is rewritten.
+        sqlx::query("VACUUM FULL subject_keys")
+            .execute(&self.pool)
+            .await?;
+        Ok(moved)
+    }
+
     /// Destroys the subject's key and identity. Every sealed text about the subject, in every
     /// event and backup made from now on, is unreadable. The key table is rewritten so that no
     /// dead copy of the key lingers in its files.
