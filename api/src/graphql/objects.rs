@@ -179,20 +179,42 @@ impl Subject {
     }
 }
 
-/// A subject, if the caller may see it: one not on their caseload looks exactly like one that
-/// does not exist.
-pub async fn load_subject(ctx: &Context<'_>, subject_id: &str) -> Result<Option<Subject>> {
-    if !caseload(ctx).await?.subjects.contains(subject_id) {
+/// One record through its loader, if the caller's caseload holds it, with the read audited.
+/// A record off the caseload looks exactly like one that does not exist.
+async fn load_visible<L>(
+    ctx: &Context<'_>,
+    id: &str,
+    visible: fn(&Caseload) -> &policy::Visible,
+    operation: &'static str,
+    subject_of: fn(&L::Value) -> &str,
+) -> Result<Option<L::Value>>
+where
+    L: async_graphql::dataloader::Loader<String, Error = Arc<sqlx::Error>>,
+    L::Value: Clone,
+{
+    if !visible(caseload(ctx).await?).contains(id) {
         return Ok(None);
     }
     let row = ctx
-        .data_unchecked::<DataLoader<SubjectLoader>>()
-        .load_one(subject_id.to_string())
+        .data_unchecked::<DataLoader<L>>()
+        .load_one(id.to_string())
         .await
         .map_err(|e| internal_error(ctx, e))?;
-    if row.is_some() {
-        caller(ctx).audit("subject", Some(subject_id));
+    if let Some(row) = &row {
+        caller(ctx).audit(operation, Some(subject_of(row)));
     }
+    Ok(row)
+}
+
+pub async fn load_subject(ctx: &Context<'_>, subject_id: &str) -> Result<Option<Subject>> {
+    let row = load_visible::<SubjectLoader>(
+        ctx,
+        subject_id,
+        |c| &c.subjects,
+        "subject",
+        |r| &r.subject_id,
+    )
+    .await?;
     Ok(row.map(Subject))
 }
 
@@ -276,17 +298,14 @@ impl Enrolment {
 }
 
 pub async fn load_enrolment(ctx: &Context<'_>, enrolment_id: &str) -> Result<Option<Enrolment>> {
-    if !caseload(ctx).await?.enrolments.contains(enrolment_id) {
-        return Ok(None);
-    }
-    let row = ctx
-        .data_unchecked::<DataLoader<ProgressLoader>>()
-        .load_one(enrolment_id.to_string())
-        .await
-        .map_err(|e| internal_error(ctx, e))?;
-    if let Some(row) = &row {
-        caller(ctx).audit("enrolment", Some(&row.subject_id));
-    }
+    let row = load_visible::<ProgressLoader>(
+        ctx,
+        enrolment_id,
+        |c| &c.enrolments,
+        "enrolment",
+        |r| &r.subject_id,
+    )
+    .await?;
     Ok(row.map(Enrolment))
 }
 
@@ -552,17 +571,8 @@ impl ProtectionOrder {
 }
 
 pub async fn load_order(ctx: &Context<'_>, order_id: &str) -> Result<Option<ProtectionOrder>> {
-    if !caseload(ctx).await?.orders.contains(order_id) {
-        return Ok(None);
-    }
-    let row = ctx
-        .data_unchecked::<DataLoader<OrderLoader>>()
-        .load_one(order_id.to_string())
-        .await
-        .map_err(|e| internal_error(ctx, e))?;
-    if let Some(row) = &row {
-        caller(ctx).audit("order", Some(&row.subject_id));
-    }
+    let row = load_visible::<OrderLoader>(ctx, order_id, |c| &c.orders, "order", |r| &r.subject_id)
+        .await?;
     Ok(row.map(ProtectionOrder))
 }
 

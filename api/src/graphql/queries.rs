@@ -75,6 +75,33 @@ async fn paginate<T: OutputType>(
     .await
 }
 
+/// A page of case records, each read noted for the audit under `operation` with its subject.
+async fn audited_page<T: OutputType>(
+    ctx: &Context<'_>,
+    operation: &'static str,
+    items: Vec<(String, T, String)>,
+    after: Option<String>,
+    before: Option<String>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> Result<Page<T>> {
+    let subjects: std::collections::HashMap<String, String> = items
+        .iter()
+        .map(|(key, _, subject)| (key.clone(), subject.clone()))
+        .collect();
+    let items = items
+        .into_iter()
+        .map(|(key, node, _)| (key, node))
+        .collect();
+    let page = paginate(items, after, before, first, last).await?;
+    for edge in &page.edges {
+        if let Some(subject) = subjects.get(&edge.cursor.0) {
+            caller(ctx).audit(operation, Some(subject));
+        }
+    }
+    Ok(page)
+}
+
 fn today(ctx: &Context<'_>) -> NaiveDate {
     app(ctx).services.now().date_naive()
 }
@@ -211,13 +238,12 @@ impl QueryRoot {
                     .is_some_and(|st| Rag::from(st.rag) == rag),
                 _ => true,
             })
-            .map(|r| (r.subject_id.clone(), Subject(r)))
+            .map(|r| {
+                let subject = r.subject_id.clone();
+                (subject.clone(), Subject(r), subject)
+            })
             .collect();
-        let page = paginate(items, after, before, first, last).await?;
-        for edge in &page.edges {
-            caller(ctx).audit("subjects", Some(&edge.node.0.subject_id));
-        }
-        Ok(page)
+        audited_page(ctx, "subjects", items, after, before, first, last).await
     }
 
     /// Enrolments, by reference. Filter by status, the subject's area, or practitioner.
@@ -261,13 +287,12 @@ impl QueryRoot {
         let items = rows
             .into_iter()
             .filter(|r| caseload.enrolments.contains(&r.enrolment_id))
-            .map(|r| (r.enrolment_id.clone(), Enrolment(r)))
+            .map(|r| {
+                let (key, subject) = (r.enrolment_id.clone(), r.subject_id.clone());
+                (key, Enrolment(r), subject)
+            })
             .collect();
-        let page = paginate(items, after, before, first, last).await?;
-        for edge in &page.edges {
-            caller(ctx).audit("enrolments", Some(&edge.node.0.subject_id));
-        }
-        Ok(page)
+        audited_page(ctx, "enrolments", items, after, before, first, last).await
     }
 
     /// Protection orders, by reference.
@@ -289,13 +314,12 @@ impl QueryRoot {
         let items = rows
             .into_iter()
             .filter(|r| caseload.orders.contains(&r.order_id))
-            .map(|r| (r.order_id.clone(), ProtectionOrder(r)))
+            .map(|r| {
+                let (key, subject) = (r.order_id.clone(), r.subject_id.clone());
+                (key, ProtectionOrder(r), subject)
+            })
             .collect();
-        let page = paginate(items, after, before, first, last).await?;
-        for edge in &page.edges {
-            caller(ctx).audit("protectionOrders", Some(&edge.node.0.subject_id));
-        }
-        Ok(page)
+        audited_page(ctx, "protectionOrders", items, after, before, first, last).await
     }
 
     /// A subject's compliance as of a date (default today).
@@ -335,16 +359,14 @@ impl QueryRoot {
             .map(|(id, status)| {
                 // RED sorts first: 0 for RED, 1 for AMBER, 2 for GREEN.
                 let urgency = 2 - status.rag as u8;
-                (format!("{urgency}:{id}"), to_compliance(id, as_of, status))
+                let key = format!("{urgency}:{id}");
+                (key, (to_compliance(id, as_of, status), id.clone()))
             })
             .collect::<std::collections::BTreeMap<_, _>>()
             .into_iter()
+            .map(|(key, (node, subject))| (key, node, subject))
             .collect();
-        let page = paginate(items, after, before, first, last).await?;
-        for edge in &page.edges {
-            caller(ctx).audit("caseload", Some(&edge.node.subject_id));
-        }
-        Ok(page)
+        audited_page(ctx, "caseload", items, after, before, first, last).await
     }
 
     /// Outcome measures as of a date (default today), optionally pinned to a feed position,
