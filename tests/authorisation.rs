@@ -431,6 +431,44 @@ async fn every_query_shows_only_the_callers_caseload() {
                 }
             }
         }
+        // Reference data is for everyone signed in; a subject access export only for admins,
+        // and it is refused the same way for a subject that does not exist.
+        let programme = server
+            .graphql_as(
+                &bearer,
+                "{ programme(code: \"COBI\", version: \"2022\") { plannedSessions } }",
+                json!({}),
+            )
+            .await;
+        if programme["data"]["programme"]["plannedSessions"] != 12 {
+            failures.push(format!("{role} programme: {programme}"));
+        }
+        for target in ["own", "other"] {
+            let export = server
+                .graphql_as(
+                    &bearer,
+                    &ids("{ exportSubject(subjectId: \"$S\") }", target),
+                    json!({}),
+                )
+                .await;
+            if (code(&export) == "FORBIDDEN") == (role == Role::Admin) {
+                failures.push(format!("{role} exportSubject {target}: {export}"));
+            }
+            if role != Role::Admin {
+                let missing = server
+                    .graphql_as(
+                        &bearer,
+                        &ids("{ exportSubject(subjectId: \"$S\") }", "none"),
+                        json!({}),
+                    )
+                    .await;
+                if missing != export {
+                    failures.push(format!(
+                        "{role} exportSubject: denial differs for a missing subject"
+                    ));
+                }
+            }
+        }
         // Outcome statistics: evaluators and admins; the audit: admins.
         let outcomes = server
             .graphql_as(&bearer, "{ outcomes { position } }", json!({}))
