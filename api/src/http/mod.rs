@@ -86,6 +86,7 @@ pub async fn serve(
     spawn_runner(ComplianceProjection, &store, stopped.clone());
     spawn_runner(OutcomesProjection, &store, stopped.clone());
     tokio::spawn(alerts::monitor(app.clone(), stopped.clone()));
+    tokio::spawn(watch_horizon(store.clone(), stopped.clone()));
 
     let limits = Limits {
         max_depth: config.max_depth,
@@ -115,6 +116,32 @@ pub async fn serve(
         })
         .await
         .map_err(|e| Error::Config(format!("server failed: {e}")))
+}
+
+/// A transaction open this long holds every projection back: say so, once a minute.
+const LONG_TRANSACTION: Duration = Duration::from_secs(300);
+
+async fn watch_horizon(store: Store, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stopped.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+        match desist_store::horizon::long_running_transactions(store.pool(), LONG_TRANSACTION).await {
+            Ok(long) => {
+                for t in long {
+                    tracing::warn!(
+                        pid = t.pid,
+                        seconds = t.age_seconds,
+                        application = %t.application,
+                        state = %t.state,
+                        "a long transaction is holding the projections back"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot check for long transactions"),
+        }
+    }
 }
 
 fn spawn_runner<P: Projection>(projection: P, store: &Store, mut stopped: watch::Receiver<bool>) {
