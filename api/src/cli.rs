@@ -36,6 +36,18 @@ pub enum Command {
     Token(TokenArgs),
     /// List the read audit, newest first.
     Audit(AuditArgs),
+    /// Seed a realistic synthetic programme (about 200 people in three areas) through the
+    /// ordinary commands, then print how to sign in as each role. Deterministic with --seed.
+    Demo {
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 200)]
+        subjects: usize,
+        #[command(flatten)]
+        keys: KeyArgs,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// Re-wrap every subject's key under a new master key (rotation).
     RotateMasterKey {
         /// The current master key.
@@ -358,6 +370,29 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             );
             Ok(())
         }
+        Command::Demo {
+            seed,
+            subjects,
+            keys,
+            auth,
+        } => {
+            let master = keys.master_key()?;
+            let url = database_url(cli.database_url)?;
+            Store::create_database_if_missing(&url).await?;
+            let store = Store::connect(&url, DEFAULT_MAX_CONNECTIONS)
+                .await?
+                .with_master_key(master);
+            store.migrate().await?;
+            let report =
+                crate::demo::seed(&store, DomainServices::system(), seed, subjects).await?;
+            desist_projections::catch_up_all(store.pool()).await?;
+            println!(
+                "demo cohort (seed {seed}): {} people, {} commands, {} recorded now",
+                report.subjects, report.commands, report.recorded
+            );
+            print_sign_in(auth);
+            Ok(())
+        }
         Command::Audit(args) => {
             let store = open(cli.database_url).await?;
             let records = crate::audit::read(
@@ -505,6 +540,49 @@ fn progress_bar(total: u64, name: &str) -> indicatif::ProgressBar {
     );
     bar.set_message(name.to_string());
     bar
+}
+
+/// How to sign in as each role, and three queries to start with.
+fn print_sign_in(auth: AuthArgs) {
+    let Ok(config) = auth.config() else {
+        println!("set DESIST_JWT_SECRET to print sign-in tokens for each role");
+        return;
+    };
+    println!("\nSign in (bearer tokens, valid 8 hours):");
+    let people = [
+        ("therapist", "bcp-01", desist_domain::Role::Therapist),
+        (
+            "probation officer",
+            "om-sussex",
+            desist_domain::Role::ProbationOfficer,
+        ),
+        (
+            "police SPO officer",
+            "pc-01",
+            desist_domain::Role::PoliceSpoOfficer,
+        ),
+        ("evaluator", "ev-01", desist_domain::Role::Evaluator),
+        ("admin", "admin-01", desist_domain::Role::Admin),
+    ];
+    for (label, user, role) in people {
+        match crate::auth::token::mint(
+            &config,
+            user,
+            role,
+            "demo",
+            Some("demo".into()),
+            std::time::Duration::from_secs(8 * 3600),
+        ) {
+            Ok(token) => println!("  {label:<19} {user:<10} {token}"),
+            Err(e) => println!("  {label}: {e}"),
+        }
+    }
+    println!(
+        "\nTry (with TOKEN set to one of the above, against `desist serve`):\n\
+         \x20 curl -s localhost:8080/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"query\": \"{{ caseload(first: 10) {{ edges {{ node {{ rag reasons nextStep subject {{ ref area }} }} }} }} }}\"}}'\n\
+         \x20 curl -s localhost:8080/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"query\": \"{{ enrolments(first: 5) {{ edges {{ node {{ ref status progress {{ sessionsAttended attendanceRate }} }} }} }} }}\"}}'\n\
+         \x20 curl -s localhost:8080/graphql -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\"query\": \"{{ outcomes(split: {{ area: true }}) {{ cohorts {{ cohort group {{ value }} n {{ value suppressed }} rate attendanceRate }} }} }}\"}}'"
+    );
 }
 
 /// Connects to a migrated store.

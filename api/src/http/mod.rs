@@ -127,7 +127,8 @@ async fn watch_horizon(store: Store, mut stopped: watch::Receiver<bool>) {
             _ = stopped.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
-        match desist_store::horizon::long_running_transactions(store.pool(), LONG_TRANSACTION).await {
+        match desist_store::horizon::long_running_transactions(store.pool(), LONG_TRANSACTION).await
+        {
             Ok(long) => {
                 for t in long {
                     tracing::warn!(
