@@ -47,7 +47,7 @@ pub fn timeline(seed: u64, subjects: usize) -> Value {
 }
 
 fn rating(rng: &mut StdRng) -> &'static str {
-    *pick(rng, &["low", "low", "moderate", "moderate", "high"])
+    pick(rng, &["low", "low", "moderate", "moderate", "high"])
 }
 
 fn person(rng: &mut StdRng, i: usize, referred: NaiveDate) -> Value {
