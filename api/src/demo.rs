@@ -47,7 +47,8 @@ pub fn timeline(seed: u64, subjects: usize) -> Value {
 }
 
 fn rating(rng: &mut StdRng) -> &'static str {
-    pick(rng, &["low", "low", "moderate", "moderate", "high"])
+    const RATINGS: [&str; 5] = ["low", "low", "moderate", "moderate", "high"];
+    RATINGS[rng.random_range(0..RATINGS.len())]
 }
 
 fn person(rng: &mut StdRng, i: usize, referred: NaiveDate) -> Value {
