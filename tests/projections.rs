@@ -303,10 +303,20 @@ async fn only_one_runner_at_a_time_works_on_a_projection() {
         .unwrap_err();
     assert!(matches!(err, ProjectionError::Busy(_)), "{err}");
     other_process.close().await.unwrap();
-    Runner::new(ProgressProjection, pool)
-        .catch_up(generation, |_| {})
-        .await
-        .expect("free once the other runner has gone");
+    // The server ends the other session (and its lock) a moment after the client goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Runner::new(ProgressProjection, pool.clone())
+            .catch_up(generation, |_| {})
+            .await
+        {
+            Ok(_) => break,
+            Err(ProjectionError::Busy(_)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("free once the other runner has gone: {e}"),
+        }
+    }
 }
 
 #[tokio::test]
@@ -656,4 +666,50 @@ async fn the_progress_view_shows_where_a_course_stands() {
             .await
             .unwrap();
     assert_eq!(risk, "high");
+}
+
+#[tokio::test]
+async fn a_runner_stopped_mid_batch_leaves_no_lock_behind() {
+    let db = TestDb::new().await;
+    import(
+        &db.store,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .unwrap();
+    let pool = db.store.pool().clone();
+    let generation = ensure_live::<ComplianceProjection>(&pool).await.unwrap();
+    let runner = Runner::new(ComplianceProjection, pool.clone()).with_options(RunnerOptions {
+        batch_size: 10,
+        ..RunnerOptions::default()
+    });
+    let running = tokio::spawn(async move { runner.catch_up(generation, |_| {}).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.abort();
+    let _ = running.await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Runner::new(ComplianceProjection, pool.clone())
+            .catch_up(generation, |_| {})
+            .await
+        {
+            Ok(_) => break,
+            Err(ProjectionError::Busy(_)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the lock should have gone with the stopped runner: {e}"),
+        }
+    }
+    let events = count_events(&db.store).await;
+    let applied = status(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "compliance")
+        .unwrap()
+        .events_applied;
+    assert_eq!(applied, events);
 }

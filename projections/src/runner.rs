@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use desist_store::feed::{has_events_after, read_after};
 use desist_store::FeedPosition;
-use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgListener;
-use sqlx::{Connection, PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::decode::decode;
 use crate::registry::{self, checkpoint, ensure_live, live_generation};
@@ -68,16 +67,15 @@ impl<P: Projection> Runner<P> {
     }
 
     /// Takes the generation's lock on a dedicated connection, or reports that another runner
-    /// has it.
-    async fn lock(
-        &self,
-        generation: Generation,
-    ) -> Result<PoolConnection<Postgres>, ProjectionError> {
-        let mut conn = self.pool.acquire().await?;
+    /// has it. The connection is not from the pool: if this runner stops in any way, dropping
+    /// it ends the session and so releases the lock (a pooled connection would keep it).
+    async fn lock(&self, generation: Generation) -> Result<PgConnection, ProjectionError> {
+        let options = (*self.pool.connect_options()).clone();
+        let mut conn = PgConnection::connect_with(&options).await?;
         let key = lock_key(P::NAME, generation);
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
             .bind(&key)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut conn)
             .await?;
         if !locked {
             return Err(ProjectionError::Busy(key));
@@ -85,10 +83,10 @@ impl<P: Projection> Runner<P> {
         Ok(conn)
     }
 
-    async fn unlock(&self, conn: &mut PoolConnection<Postgres>, generation: Generation) {
+    async fn unlock(&self, conn: &mut PgConnection, generation: Generation) {
         let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
             .bind(lock_key(P::NAME, generation))
-            .execute(&mut **conn)
+            .execute(&mut *conn)
             .await;
     }
 
@@ -108,7 +106,7 @@ impl<P: Projection> Runner<P> {
 
     async fn drain(
         &self,
-        conn: &mut PoolConnection<Postgres>,
+        conn: &mut PgConnection,
         generation: Generation,
         on_batch: &mut impl FnMut(&Progress),
     ) -> Result<Progress, ProjectionError> {
@@ -122,7 +120,7 @@ impl<P: Projection> Runner<P> {
                 on_batch(&progress);
                 continue;
             }
-            if !has_events_after(&mut **conn, progress.checkpoint).await? {
+            if !has_events_after(&mut *conn, progress.checkpoint).await? {
                 return Ok(progress);
             }
             // Events exist beyond the checkpoint but the horizon hides them: an earlier
@@ -134,11 +132,11 @@ impl<P: Projection> Runner<P> {
     /// Reads and applies one batch; returns how many events it applied.
     async fn apply_batch(
         &self,
-        conn: &mut PoolConnection<Postgres>,
+        conn: &mut PgConnection,
         generation: Generation,
         progress: &mut Progress,
     ) -> Result<usize, ProjectionError> {
-        let events = read_after(&mut **conn, progress.checkpoint, self.options.batch_size).await?;
+        let events = read_after(&mut *conn, progress.checkpoint, self.options.batch_size).await?;
         let Some(last) = events.last() else {
             return Ok(0);
         };
@@ -230,7 +228,7 @@ fn lock_key(name: &str, generation: Generation) -> String {
 
 /// Remembers where and why a projection stopped, for `desist projections status`.
 async fn record_failure(
-    conn: &mut PoolConnection<Postgres>,
+    conn: &mut PgConnection,
     name: &str,
     generation: Generation,
     event: &desist_store::FeedEvent,
@@ -246,7 +244,7 @@ async fn record_failure(
     .bind(event.position.global_position)
     .bind(&event.event_type)
     .bind(reason)
-    .execute(&mut **conn)
+    .execute(&mut *conn)
     .await;
     if let Err(e) = result {
         tracing::error!(projection = name, error = %e, "could not record the projection's failure");
