@@ -254,7 +254,8 @@ async fn compliance_alerts_push_a_new_red_reason_over_websocket() {
         ))
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Give the server a moment to register the subscription before the breach is reported.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
     let breach = server
         .graphql(
