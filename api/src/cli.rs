@@ -36,6 +36,13 @@ pub enum Command {
     Token(TokenArgs),
     /// List the read audit, newest first.
     Audit(AuditArgs),
+    /// Write a backup of the events, audit, keys and identities (views are rebuilt on restore).
+    Backup {
+        /// Where to write it (JSON lines). Holds wrapped keys: store it like the database.
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup into an empty database (created if missing), then rebuild the views.
+    Restore { file: std::path::PathBuf },
     /// Seed a realistic synthetic programme (about 200 people in three areas) through the
     /// ordinary commands, then print how to sign in as each role. Deterministic with --seed.
     Demo {
@@ -391,6 +398,52 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 report.subjects, report.commands, report.recorded
             );
             print_sign_in(auth);
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let store = open(cli.database_url).await?;
+            let mut out = std::io::BufWriter::new(
+                std::fs::File::create(&file)
+                    .map_err(|e| Error::Config(format!("cannot write {}: {e}", file.display())))?,
+            );
+            let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(store.pool())
+                .await
+                .map_err(desist_store::StoreError::from)?;
+            let bar = progress_bar(total as u64, "backup");
+            let counts =
+                desist_store::backup::backup(store.pool(), &mut out, |n| bar.set_position(n))
+                    .await?;
+            bar.finish_and_clear();
+            println!(
+                "backed up {} events, {} audit records, {} subject keys, {} identities to {}",
+                counts.events,
+                counts.audit,
+                counts.keys,
+                counts.identities,
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let url = database_url(cli.database_url)?;
+            Store::create_database_if_missing(&url).await?;
+            let store = Store::connect(&url, DEFAULT_MAX_CONNECTIONS).await?;
+            store.migrate().await?;
+            let input = std::io::BufReader::new(
+                std::fs::File::open(&file)
+                    .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?,
+            );
+            let bar = progress_bar(0, "restore");
+            let counts =
+                desist_store::backup::restore(store.pool(), input, |n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
+            desist_store::horizon::check_xid_horizon(store.pool()).await?;
+            desist_projections::catch_up_all(store.pool()).await?;
+            println!(
+                "restored {} events, {} audit records, {} subject keys, {} identities; views rebuilt",
+                counts.events, counts.audit, counts.keys, counts.identities
+            );
             Ok(())
         }
         Command::Audit(args) => {

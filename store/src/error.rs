@@ -6,6 +6,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("backup: {0}")]
+    Backup(String),
     #[error("sealing: {0}")]
     Sealing(String),
     #[error("subject {0} was erased: nothing more can be recorded about them")]

@@ -8,6 +8,7 @@
 //!
 //! Backend-specific code lives here and nowhere else.
 
+pub mod backup;
 pub mod commands;
 pub mod error;
 pub mod feed;

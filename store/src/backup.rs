@@ -1,0 +1,406 @@
+//! Logical backup and restore of everything that is not derived: the events, the read audit,
+//! the wrapped subject keys, the identity vault and the erasure tombstones. Views are rebuilt
+//! from the events after a restore.
+//!
+//! A restore writes every event in one transaction, in the backup's feed order. They all take
+//! that transaction's id and fresh global positions in the same order, so the restored store's
+//! transaction ids are never ahead of its xid counter (the logical-restore trap the start-up
+//! guard looks for). Feed positions change; pins taken before the restore do not carry over.
+
+use std::io::{BufRead, Write};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::StoreError;
+
+pub const FORMAT: &str = "desist-backup/1";
+
+/// One line of a backup file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Line {
+    Header {
+        format: String,
+        created_at: DateTime<Utc>,
+    },
+    Event {
+        aggregate_type: String,
+        aggregate_id: String,
+        sequence: i64,
+        event_type: String,
+        event_version: String,
+        payload: Value,
+        metadata: Value,
+        recorded_at: DateTime<Utc>,
+        event_id: String,
+    },
+    Audit {
+        at: DateTime<Utc>,
+        actor_id: String,
+        role: String,
+        agency: String,
+        operation: String,
+        subject_ids: Vec<String>,
+        purpose: Option<String>,
+        break_glass_reason: Option<String>,
+        correlation_id: String,
+    },
+    Key {
+        subject_id: String,
+        master_key_id: String,
+        nonce: String,
+        wrapped_key: String,
+    },
+    Identity {
+        subject_id: String,
+        nonce: String,
+        ciphertext: String,
+    },
+    Erased {
+        subject_id: String,
+        erased_at: DateTime<Utc>,
+    },
+}
+
+/// How much a backup or restore moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub events: u64,
+    pub audit: u64,
+    pub keys: u64,
+    pub identities: u64,
+    pub erased: u64,
+}
+
+fn write_line(out: &mut impl Write, line: &Line) -> Result<(), StoreError> {
+    let text = serde_json::to_string(line).map_err(|e| StoreError::Backup(e.to_string()))?;
+    writeln!(out, "{text}").map_err(|e| StoreError::Backup(e.to_string()))
+}
+
+/// Writes a backup of `pool` to `out`, one JSON object per line. `on_event` hears the count.
+pub async fn backup(
+    pool: &PgPool,
+    out: &mut impl Write,
+    mut on_event: impl FnMut(u64),
+) -> Result<Counts, StoreError> {
+    let mut counts = Counts::default();
+    // One snapshot for the whole backup: a consistent cut of every table.
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    write_line(
+        out,
+        &Line::Header {
+            format: FORMAT.into(),
+            created_at: Utc::now(),
+        },
+    )?;
+    {
+        type Row = (
+            String,
+            String,
+            i64,
+            String,
+            String,
+            Value,
+            Value,
+            DateTime<Utc>,
+            String,
+        );
+        let mut rows = sqlx::query_as::<_, Row>(
+            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
+                    metadata, recorded_at, event_id::text
+               FROM events ORDER BY tx, global_position",
+        )
+        .fetch(&mut *tx);
+        while let Some((
+            aggregate_type,
+            aggregate_id,
+            sequence,
+            event_type,
+            event_version,
+            payload,
+            metadata,
+            recorded_at,
+            event_id,
+        )) = rows.try_next().await?
+        {
+            write_line(
+                out,
+                &Line::Event {
+                    aggregate_type,
+                    aggregate_id,
+                    sequence,
+                    event_type,
+                    event_version,
+                    payload,
+                    metadata,
+                    recorded_at,
+                    event_id,
+                },
+            )?;
+            counts.events += 1;
+            if counts.events % 1000 == 0 {
+                on_event(counts.events);
+            }
+        }
+    }
+    type AuditRow = (
+        DateTime<Utc>,
+        String,
+        String,
+        String,
+        String,
+        Vec<String>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let audit: Vec<AuditRow> = sqlx::query_as(
+        "SELECT at, actor_id, role, agency, operation, subject_ids, purpose, break_glass_reason,
+                correlation_id FROM audit_log ORDER BY id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (
+        at,
+        actor_id,
+        role,
+        agency,
+        operation,
+        subject_ids,
+        purpose,
+        break_glass_reason,
+        correlation_id,
+    ) in audit
+    {
+        write_line(
+            out,
+            &Line::Audit {
+                at,
+                actor_id,
+                role,
+                agency,
+                operation,
+                subject_ids,
+                purpose,
+                break_glass_reason,
+                correlation_id,
+            },
+        )?;
+        counts.audit += 1;
+    }
+    let keys: Vec<(String, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT subject_id, master_key_id, nonce, wrapped_key FROM subject_keys ORDER BY subject_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (subject_id, master_key_id, nonce, wrapped) in keys {
+        write_line(
+            out,
+            &Line::Key {
+                subject_id,
+                master_key_id,
+                nonce: STANDARD.encode(nonce),
+                wrapped_key: STANDARD.encode(wrapped),
+            },
+        )?;
+        counts.keys += 1;
+    }
+    let identities: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT subject_id, nonce, ciphertext FROM identity_vault ORDER BY subject_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (subject_id, nonce, ciphertext) in identities {
+        write_line(
+            out,
+            &Line::Identity {
+                subject_id,
+                nonce: STANDARD.encode(nonce),
+                ciphertext: STANDARD.encode(ciphertext),
+            },
+        )?;
+        counts.identities += 1;
+    }
+    let erased: Vec<(String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT subject_id, erased_at FROM erased_subjects ORDER BY subject_id")
+            .fetch_all(&mut *tx)
+            .await?;
+    for (subject_id, erased_at) in erased {
+        write_line(
+            out,
+            &Line::Erased {
+                subject_id,
+                erased_at,
+            },
+        )?;
+        counts.erased += 1;
+    }
+    tx.commit().await?;
+    out.flush().map_err(|e| StoreError::Backup(e.to_string()))?;
+    Ok(counts)
+}
+
+fn bytes(text: &str) -> Result<Vec<u8>, StoreError> {
+    STANDARD
+        .decode(text)
+        .map_err(|_| StoreError::Backup("a key or identity is not base64".into()))
+}
+
+/// Restores a backup into an empty, migrated store, in one transaction: all or nothing.
+pub async fn restore(
+    pool: &PgPool,
+    input: impl BufRead,
+    mut on_event: impl FnMut(u64),
+) -> Result<Counts, StoreError> {
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
+    if existing > 0 {
+        return Err(StoreError::Backup(
+            "the target store already holds events: restore into an empty database".into(),
+        ));
+    }
+    let mut counts = Counts::default();
+    let mut tx = pool.begin().await?;
+    let mut header_seen = false;
+    for (number, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| StoreError::Backup(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(&line)
+            .map_err(|e| StoreError::Backup(format!("line {}: {e}", number + 1)))?;
+        match parsed {
+            Line::Header { format, .. } => {
+                if format != FORMAT {
+                    return Err(StoreError::Backup(format!(
+                        "unknown backup format {format:?}"
+                    )));
+                }
+                header_seen = true;
+            }
+            _ if !header_seen => {
+                return Err(StoreError::Backup("not a Desist backup (no header)".into()))
+            }
+            Line::Event {
+                aggregate_type,
+                aggregate_id,
+                sequence,
+                event_type,
+                event_version,
+                payload,
+                metadata,
+                recorded_at,
+                event_id,
+            } => {
+                sqlx::query(
+                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
+                        event_version, payload, metadata, recorded_at, event_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid)",
+                )
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .bind(sequence)
+                .bind(event_type)
+                .bind(event_version)
+                .bind(payload)
+                .bind(metadata)
+                .bind(recorded_at)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?;
+                counts.events += 1;
+                if counts.events % 1000 == 0 {
+                    on_event(counts.events);
+                }
+            }
+            Line::Audit {
+                at,
+                actor_id,
+                role,
+                agency,
+                operation,
+                subject_ids,
+                purpose,
+                break_glass_reason,
+                correlation_id,
+            } => {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor_id, role, agency, operation, subject_ids,
+                        purpose, break_glass_reason, correlation_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(at)
+                .bind(actor_id)
+                .bind(role)
+                .bind(agency)
+                .bind(operation)
+                .bind(subject_ids)
+                .bind(purpose)
+                .bind(break_glass_reason)
+                .bind(correlation_id)
+                .execute(&mut *tx)
+                .await?;
+                counts.audit += 1;
+            }
+            Line::Key {
+                subject_id,
+                master_key_id,
+                nonce,
+                wrapped_key,
+            } => {
+                sqlx::query(
+                    "INSERT INTO subject_keys (subject_id, master_key_id, nonce, wrapped_key)
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(subject_id)
+                .bind(master_key_id)
+                .bind(bytes(&nonce)?)
+                .bind(bytes(&wrapped_key)?)
+                .execute(&mut *tx)
+                .await?;
+                counts.keys += 1;
+            }
+            Line::Identity {
+                subject_id,
+                nonce,
+                ciphertext,
+            } => {
+                sqlx::query(
+                    "INSERT INTO identity_vault (subject_id, nonce, ciphertext) VALUES ($1, $2, $3)",
+                )
+                .bind(subject_id)
+                .bind(bytes(&nonce)?)
+                .bind(bytes(&ciphertext)?)
+                .execute(&mut *tx)
+                .await?;
+                counts.identities += 1;
+            }
+            Line::Erased {
+                subject_id,
+                erased_at,
+            } => {
+                sqlx::query("INSERT INTO erased_subjects (subject_id, erased_at) VALUES ($1, $2)")
+                    .bind(subject_id)
+                    .bind(erased_at)
+                    .execute(&mut *tx)
+                    .await?;
+                counts.erased += 1;
+            }
+        }
+    }
+    if !header_seen {
+        return Err(StoreError::Backup("not a Desist backup (empty)".into()));
+    }
+    tx.commit().await?;
+    Ok(counts)
+}
