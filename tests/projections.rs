@@ -37,6 +37,27 @@ async fn dump<P: Projection>(pool: &PgPool) -> Vec<String> {
     rows
 }
 
+/// Catches `P` up as soon as no other runner holds it (within ten seconds).
+async fn catch_up_once_free<P: Projection + Clone>(
+    projection: P,
+    pool: &PgPool,
+    generation: Generation,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Runner::new(projection.clone(), pool.clone())
+            .catch_up(generation, |_| {})
+            .await
+        {
+            Ok(_) => return,
+            Err(ProjectionError::Busy(_)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the projection should be free: {e}"),
+        }
+    }
+}
+
 async fn crash_then_recover<P: Projection>(projection: P, again: P, pool: &PgPool) {
     let generation = ensure_live::<P>(pool).await.unwrap();
     let batches = Arc::new(AtomicUsize::new(0));
@@ -304,19 +325,7 @@ async fn only_one_runner_at_a_time_works_on_a_projection() {
     assert!(matches!(err, ProjectionError::Busy(_)), "{err}");
     other_process.close().await.unwrap();
     // The server ends the other session (and its lock) a moment after the client goes.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match Runner::new(ProgressProjection, pool.clone())
-            .catch_up(generation, |_| {})
-            .await
-        {
-            Ok(_) => break,
-            Err(ProjectionError::Busy(_)) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("free once the other runner has gone: {e}"),
-        }
-    }
+    catch_up_once_free(ProgressProjection, &pool, generation).await;
 }
 
 #[tokio::test]
@@ -690,19 +699,7 @@ async fn a_runner_stopped_mid_batch_leaves_no_lock_behind() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     running.abort();
     let _ = running.await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match Runner::new(ComplianceProjection, pool.clone())
-            .catch_up(generation, |_| {})
-            .await
-        {
-            Ok(_) => break,
-            Err(ProjectionError::Busy(_)) if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("the lock should have gone with the stopped runner: {e}"),
-        }
-    }
+    catch_up_once_free(ComplianceProjection, &pool, generation).await;
     let events = count_events(&db.store).await;
     let applied = status(&pool)
         .await

@@ -163,3 +163,18 @@ pub async fn count_events(store: &Store) -> i64 {
         .await
         .expect("count events")
 }
+
+/// The pilot fixture, imported with sealing on (as `desist import` does).
+pub async fn import_fixture_sealed(db: &TestDb) -> Store {
+    let sealed = db.store.clone().with_master_key(server::master_key());
+    desist_api::import::import(
+        &sealed,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .expect("the fixture imports");
+    sealed
+}
