@@ -63,7 +63,7 @@ async fn check(db: &TestDb, expected_file: &str) -> (usize, Vec<String>) {
     let report = outcome_report(db.store.pool(), as_of, None, Split::default())
         .await
         .expect("outcome report");
-    let statuses = compliance(db.store.pool(), as_of)
+    let statuses = compliance(db.store.pool(), as_of, None)
         .await
         .expect("compliance");
     let actual = json!({
@@ -112,4 +112,31 @@ async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
         mismatches.len(),
         mismatches.join("\n")
     );
+}
+
+#[tokio::test]
+async fn compliance_for_some_subjects_equals_their_part_of_everyones() {
+    let db = TestDb::new().await;
+    import(
+        &db.store,
+        import_services(),
+        &fixture("pilot-small.json"),
+        "test",
+        false,
+    )
+    .await
+    .unwrap();
+    desist_projections::catch_up_all(db.store.pool())
+        .await
+        .unwrap();
+    let as_of: NaiveDate = "2023-05-15".parse().unwrap();
+    let everyone = compliance(db.store.pool(), as_of, None).await.unwrap();
+    let some: Vec<String> = ["S030004", "S030005", "S030098"].map(String::from).to_vec();
+    let theirs = compliance(db.store.pool(), as_of, Some(&some))
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 3);
+    for id in &some {
+        assert_eq!(theirs[id], everyone[id], "{id}");
+    }
 }

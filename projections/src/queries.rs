@@ -21,14 +21,19 @@ use crate::outcomes::OutcomesProjection;
 use crate::registry::{checkpoint, live_generation};
 use crate::{Projection, ProjectionError};
 
-/// Every subject's compliance facts, from the live compliance views.
+/// The compliance facts of the subjects in `only` (all subjects when `None`), from the live
+/// compliance views.
 pub async fn compliance_facts(
     pool: &PgPool,
+    only: Option<&[String]>,
 ) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
     let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
-    let ids: Vec<String> = sqlx::query_scalar("SELECT subject_id FROM compliance_subjects")
-        .fetch_all(pool)
-        .await?;
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT subject_id FROM compliance_subjects WHERE ($1::text[] IS NULL OR subject_id = ANY($1))",
+    )
+    .bind(only)
+    .fetch_all(pool)
+    .await?;
     for id in ids {
         subjects.insert(
             id.clone(),
@@ -41,8 +46,9 @@ pub async fn compliance_facts(
 
     let enrolments: Vec<(String, String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
         "SELECT enrolment_id, subject_id, started_on, ended_on FROM compliance_enrolments
-          ORDER BY enrolment_id",
+          WHERE ($1::text[] IS NULL OR subject_id = ANY($1)) ORDER BY enrolment_id",
     )
+    .bind(only)
     .fetch_all(pool)
     .await?;
     let mut by_enrolment: BTreeMap<String, (String, EnrolmentFacts)> = enrolments
@@ -64,8 +70,12 @@ pub async fn compliance_facts(
         .collect();
 
     let pauses: Vec<(String, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT enrolment_id, paused_on, resumed_on FROM compliance_pauses ORDER BY global_position",
+        "SELECT enrolment_id, paused_on, resumed_on FROM compliance_pauses
+          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
+                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))
+          ORDER BY global_position",
     )
+    .bind(only)
     .fetch_all(pool)
     .await?;
     for (id, from, to) in pauses {
@@ -82,8 +92,12 @@ pub async fn compliance_facts(
     );
     let sessions: Vec<SessionRow> = sqlx::query_as(
         "SELECT enrolment_id, scheduled_at, state, absence, absence_resolved_on
-           FROM compliance_sessions ORDER BY enrolment_id, scheduled_at",
+           FROM compliance_sessions
+          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
+                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))
+          ORDER BY enrolment_id, scheduled_at",
     )
+    .bind(only)
     .fetch_all(pool)
     .await?;
     for (id, held_at, state, absence, absence_resolved_on) in sessions {
@@ -97,8 +111,12 @@ pub async fn compliance_facts(
         }
     }
     let actions: Vec<(String, NaiveDate, String)> = sqlx::query_as(
-        "SELECT enrolment_id, action_on, action FROM compliance_enforcement ORDER BY global_position",
+        "SELECT enrolment_id, action_on, action FROM compliance_enforcement
+          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
+                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))
+          ORDER BY global_position",
     )
+    .bind(only)
     .fetch_all(pool)
     .await?;
     for (id, on, action) in actions {
@@ -107,8 +125,11 @@ pub async fn compliance_facts(
         }
     }
     let concerns: Vec<(String, DateTime<Utc>, bool, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT enrolment_id, raised_at, notify_probation, acknowledged_on FROM compliance_concerns",
+        "SELECT enrolment_id, raised_at, notify_probation, acknowledged_on FROM compliance_concerns
+          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
+                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))",
     )
+    .bind(only)
     .fetch_all(pool)
     .await?;
     for (id, raised_at, notify_probation, acknowledged_on) in concerns {
@@ -138,8 +159,10 @@ pub async fn compliance_facts(
     let orders: Vec<OrderRow> = sqlx::query_as(
         "SELECT order_id, subject_id, made_on, ends_on, served_on, discharged_on,
                 initial_notification_on
-           FROM compliance_orders ORDER BY order_id",
+           FROM compliance_orders WHERE ($1::text[] IS NULL OR subject_id = ANY($1))
+          ORDER BY order_id",
     )
+    .bind(only)
     .fetch_all(pool)
     .await?;
     let breaches: Vec<(String, NaiveDate, Option<NaiveDate>)> =
@@ -172,8 +195,10 @@ pub async fn compliance_facts(
 
     let srp: Vec<(String, NaiveDate, String, String, String, String)> = sqlx::query_as(
         "SELECT subject_id, assessed_on, violence, persistence, recurrence, psychosocial_damage
-           FROM compliance_risk ORDER BY global_position",
+           FROM compliance_risk WHERE ($1::text[] IS NULL OR subject_id = ANY($1))
+          ORDER BY global_position",
     )
+    .bind(only)
     .fetch_all(pool)
     .await?;
     for (subject_id, assessed_on, a, b, c, d) in srp {
@@ -187,12 +212,13 @@ pub async fn compliance_facts(
     Ok(subjects)
 }
 
-/// Every subject's compliance status on `as_of`.
+/// The compliance status on `as_of` of the subjects in `only` (all when `None`).
 pub async fn compliance(
     pool: &PgPool,
     as_of: NaiveDate,
+    only: Option<&[String]>,
 ) -> Result<BTreeMap<String, ComplianceStatus>, ProjectionError> {
-    Ok(compliance_facts(pool)
+    Ok(compliance_facts(pool, only)
         .await?
         .into_iter()
         .map(|(id, facts)| (id, assess(&facts, as_of)))

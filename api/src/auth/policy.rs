@@ -43,6 +43,14 @@ pub struct Caseload {
 }
 
 impl Caseload {
+    /// The subjects on the caseload, or `None` when it holds every subject.
+    pub fn subject_ids(&self) -> Option<Vec<String>> {
+        match &self.subjects {
+            Visible::All => None,
+            Visible::Only(ids) => Some(ids.iter().cloned().collect()),
+        }
+    }
+
     /// Looks the caseload up in the views.
     pub async fn of(role: Role, user: &str, pool: &PgPool) -> Result<Self, sqlx::Error> {
         Ok(match role {

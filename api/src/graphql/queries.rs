@@ -116,7 +116,8 @@ pub async fn compliance_of(
         return Err(error(super::errors::NOT_FOUND, "no such subject"));
     }
     let as_of = as_of.unwrap_or_else(|| today(ctx));
-    let facts = desist_projections::queries::compliance_facts(app(ctx).store.pool())
+    let only = [subject_id.to_string()];
+    let facts = desist_projections::queries::compliance_facts(app(ctx).store.pool(), Some(&only))
         .await
         .map_err(|e| internal_error(ctx, e))?;
     let facts = facts
@@ -223,9 +224,13 @@ impl QueryRoot {
         .map_err(|e| internal_error(ctx, e))?;
         let statuses = match rag {
             Some(_) => Some(
-                desist_projections::queries::compliance(pool, as_of.unwrap_or_else(|| today(ctx)))
-                    .await
-                    .map_err(|e| internal_error(ctx, e))?,
+                desist_projections::queries::compliance(
+                    pool,
+                    as_of.unwrap_or_else(|| today(ctx)),
+                    caseload.subject_ids().as_deref(),
+                )
+                .await
+                .map_err(|e| internal_error(ctx, e))?,
             ),
             None => None,
         };
@@ -350,9 +355,13 @@ impl QueryRoot {
     ) -> Result<Page<Compliance>> {
         let caseload = caseload(ctx).await?;
         let as_of = as_of.unwrap_or_else(|| today(ctx));
-        let statuses = desist_projections::queries::compliance(app(ctx).store.pool(), as_of)
-            .await
-            .map_err(|e| internal_error(ctx, e))?;
+        let statuses = desist_projections::queries::compliance(
+            app(ctx).store.pool(),
+            as_of,
+            caseload.subject_ids().as_deref(),
+        )
+        .await
+        .map_err(|e| internal_error(ctx, e))?;
         let items = statuses
             .iter()
             .filter(|(id, _)| caseload.subjects.contains(id))

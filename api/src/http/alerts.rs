@@ -18,7 +18,7 @@ type RedReasons = BTreeMap<String, BTreeSet<Reason>>;
 
 async fn red_reasons(app: &AppContext) -> Option<(chrono::NaiveDate, RedReasons)> {
     let today = app.services.now().date_naive();
-    let statuses = desist_projections::queries::compliance(app.store.pool(), today)
+    let statuses = desist_projections::queries::compliance(app.store.pool(), today, None)
         .await
         .map_err(|e| tracing::warn!(error = %e, "alerts: compliance unavailable"))
         .ok()?;
