@@ -75,7 +75,7 @@ pub async fn serve(
     let app = Arc::new(AppContext::new(
         store.clone(),
         DomainServices::system(),
-        Duration::from_secs(2),
+        Duration::from_secs(5),
     ));
     // Views whose code changed are rebuilt before serving, so no request reads a stale shape.
     desist_projections::runner::ensure_current(ProgressProjection, store.pool()).await?;
