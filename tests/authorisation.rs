@@ -585,8 +585,7 @@ async fn compliance_alerts_are_for_the_people_who_act_on_them() {
             .send(Message::Text(subscribe.to_string().into()))
             .await
             .unwrap();
-        let reply =
-            tokio::time::timeout(std::time::Duration::from_secs(2), socket.next()).await;
+        let reply = tokio::time::timeout(std::time::Duration::from_secs(2), socket.next()).await;
         let refused = matches!(&reply, Ok(Some(Ok(Message::Text(t)))) if t.contains("FORBIDDEN") || t.contains("not allowed"));
         let may = matches!(
             role,
