@@ -3,7 +3,7 @@
 mod common;
 
 use common::server::{problems, TestServer};
-use common::{count_events, fixture, import_services, TestDb};
+use common::{count_events, fixture, import_pilot, TestDb};
 use serde_json::{json, Value};
 
 /// The ```graphql blocks of docs/api.md, each with the ```json variables that follow it.
@@ -58,15 +58,7 @@ async fn the_walkthrough_in_docs_api_md_runs_without_an_error() {
 #[tokio::test]
 async fn the_outcome_query_returns_the_fixtures_expected_values() {
     let db = TestDb::new().await;
-    desist_api::import::import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&db.store).await;
     let server = TestServer::start(db).await;
     server.views_caught_up().await;
     let expected = fixture("pilot-small.expected-2025-06-30.json");
@@ -288,15 +280,7 @@ async fn compliance_alerts_push_a_new_red_reason_over_websocket() {
 #[tokio::test]
 async fn connections_page_and_filter_and_node_finds_what_they_list() {
     let db = TestDb::new().await;
-    desist_api::import::import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&db.store).await;
     let server = TestServer::start(db).await;
     server.views_caught_up().await;
 

@@ -3,7 +3,7 @@
 mod common;
 
 use common::server::master_key;
-use common::{database_url, fixture, import_services, TestDb};
+use common::{database_url, import_pilot, TestDb};
 use desist_projections::compliance::ComplianceProjection;
 use desist_projections::measures::outcomes::Split;
 use desist_projections::outcomes::OutcomesProjection;
@@ -56,15 +56,7 @@ async fn snapshot(pool: &PgPool) -> (Vec<String>, Vec<String>, Vec<String>, Stri
 async fn a_restored_backup_rebuilds_to_the_same_views_and_numbers() {
     let source = TestDb::new().await;
     let sealed = source.store.clone().with_master_key(master_key());
-    desist_api::import::import(
-        &sealed,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&sealed).await;
     sealed
         .vault()
         .unwrap()

@@ -4,8 +4,7 @@
 mod common;
 
 use chrono::NaiveDate;
-use common::{fixture, import_services, TestDb};
-use desist_api::import::import;
+use common::{fixture, import_pilot, TestDb};
 use desist_projections::measures::outcomes::Split;
 use desist_projections::queries::{compliance, outcome_report};
 use serde_json::{json, Value};
@@ -83,15 +82,7 @@ async fn check(db: &TestDb, expected_file: &str) -> (usize, Vec<String>) {
 #[tokio::test]
 async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
     let db = TestDb::new().await;
-    import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .expect("fixture imports");
+    import_pilot(&db.store).await;
     desist_projections::catch_up_all(db.store.pool())
         .await
         .expect("projections catch up");
@@ -117,15 +108,7 @@ async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
 #[tokio::test]
 async fn compliance_for_some_subjects_equals_their_part_of_everyones() {
     let db = TestDb::new().await;
-    import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&db.store).await;
     desist_projections::catch_up_all(db.store.pool())
         .await
         .unwrap();

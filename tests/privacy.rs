@@ -3,7 +3,7 @@
 mod common;
 
 use common::server::{master_key, problems, token, TestServer};
-use common::{fixture, import_services, TestDb};
+use common::{import_pilot, TestDb};
 use desist_api::graphql::ids::{encode, Kind};
 use desist_domain::Role;
 use serde_json::{json, Value};
@@ -20,15 +20,7 @@ fn id(kind: Kind, raw: &str) -> String {
 async fn pilot() -> TestServer {
     let db = TestDb::new().await;
     let sealed = db.store.clone().with_master_key(master_key());
-    desist_api::import::import(
-        &sealed,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .expect("fixture imports");
+    import_pilot(&sealed).await;
     let server = TestServer::start(db).await;
     server.views_caught_up().await;
     server

@@ -6,8 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{count_events, day, fixture, import_services, meta, scenario, write_side, TestDb};
-use desist_api::import::import;
+use common::{count_events, day, import_pilot, meta, scenario, write_side, TestDb};
 use desist_domain::subject::{OffenceCategory, OffenceDisposal, SubjectCommand, SubjectEvent};
 use desist_domain::Role;
 use desist_projections::compliance::ComplianceProjection;
@@ -78,15 +77,7 @@ async fn crash_then_recover<P: Projection>(projection: P, again: P, pool: &PgPoo
 #[tokio::test]
 async fn after_a_crash_between_apply_and_commit_every_view_equals_a_rebuild_from_zero() {
     let db = TestDb::new().await;
-    import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&db.store).await;
     let pool = db.store.pool();
     crash_then_recover(ProgressProjection, ProgressProjection, pool).await;
     crash_then_recover(ComplianceProjection, ComplianceProjection, pool).await;
@@ -372,15 +363,7 @@ async fn a_running_projection_is_woken_by_a_commit_without_waiting_for_its_poll(
 #[tokio::test]
 async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arrive() {
     let db = TestDb::new().await;
-    import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&db.store).await;
     let pool = db.store.pool();
     desist_projections::catch_up_all(pool).await.unwrap();
     let as_of = "2025-06-30".parse().unwrap();
@@ -435,15 +418,7 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
 #[tokio::test]
 async fn killing_a_runner_process_mid_catch_up_loses_nothing_and_applies_nothing_twice() {
     let db = TestDb::new().await;
-    import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&db.store).await;
     let pool = db.store.pool();
     let desist = || {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_desist"));
@@ -680,15 +655,7 @@ async fn the_progress_view_shows_where_a_course_stands() {
 #[tokio::test]
 async fn a_runner_stopped_mid_batch_leaves_no_lock_behind() {
     let db = TestDb::new().await;
-    import(
-        &db.store,
-        import_services(),
-        &fixture("pilot-small.json"),
-        "test",
-        false,
-    )
-    .await
-    .unwrap();
+    import_pilot(&db.store).await;
     let pool = db.store.pool().clone();
     let generation = ensure_live::<ComplianceProjection>(&pool).await.unwrap();
     let runner = Runner::new(ComplianceProjection, pool.clone()).with_options(RunnerOptions {
@@ -709,4 +676,39 @@ async fn a_runner_stopped_mid_batch_leaves_no_lock_behind() {
         .unwrap()
         .events_applied;
     assert_eq!(applied, events);
+}
+
+/// Catches `P` up one event per batch, then rebuilds it with the default batches: work done once
+/// per batch (`Projection::finish_batch`) must give the same rows as doing it after every event.
+async fn one_event_per_batch_equals_default_batches<P: Projection>(projection: P, pool: &PgPool) {
+    let generation = ensure_live::<P>(pool).await.unwrap();
+    Runner::new(projection, pool.clone())
+        .with_options(RunnerOptions {
+            batch_size: 1,
+            ..RunnerOptions::default()
+        })
+        .catch_up(generation, |_| {})
+        .await
+        .unwrap();
+    let one_by_one = dump::<P>(pool).await;
+    desist_projections::rebuild_by_name(P::NAME, pool, |_| {})
+        .await
+        .unwrap();
+    let batched = dump::<P>(pool).await;
+    assert!(one_by_one.len() > 1000, "{} has rows", P::NAME);
+    assert!(
+        one_by_one == batched,
+        "{} differs between one event per batch and default batches",
+        P::NAME
+    );
+}
+
+#[tokio::test]
+async fn every_view_is_the_same_whatever_the_batch_size() {
+    let db = TestDb::new().await;
+    import_pilot(&db.store).await;
+    let pool = db.store.pool();
+    one_event_per_batch_equals_default_batches(ProgressProjection, pool).await;
+    one_event_per_batch_equals_default_batches(ComplianceProjection, pool).await;
+    one_event_per_batch_equals_default_batches(OutcomesProjection, pool).await;
 }

@@ -70,10 +70,8 @@ impl Projection for ProgressProjection {
     ) -> Result<(), sqlx::Error> {
         let id = feed.aggregate_id.as_str();
         match event {
-            Decoded::Enrolment(e) => {
-                enrolment(conn, g, id, e).await?;
-                refresh(conn, g, id).await
-            }
+            // Derived totals are refreshed once per batch, in `finish_batch`.
+            Decoded::Enrolment(e) => enrolment(conn, g, id, e).await,
             Decoded::Subject(SubjectEvent::RiskAssessed {
                 assessment:
                     RiskAssessment::Srp {
@@ -105,6 +103,25 @@ impl Projection for ProgressProjection {
             }
             _ => Ok(()),
         }
+    }
+
+    async fn finish_batch(
+        &self,
+        conn: &mut PgConnection,
+        g: Generation,
+        events: &[FeedEvent],
+    ) -> Result<(), sqlx::Error> {
+        let mut touched: Vec<&str> = events
+            .iter()
+            .filter(|e| e.aggregate_type == "Enrolment")
+            .map(|e| e.aggregate_id.as_str())
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        if touched.is_empty() {
+            return Ok(());
+        }
+        refresh(conn, g, &touched).await
     }
 }
 
@@ -261,8 +278,14 @@ async fn enrolment(
     }
 }
 
-/// Recomputes the enrolment's derived columns from its sessions, modules and triggers.
-async fn refresh(conn: &mut PgConnection, g: Generation, id: &str) -> Result<(), sqlx::Error> {
+/// Recomputes the derived columns of the given enrolments from their sessions, modules and
+/// triggers, in one statement. Depends only on the tables' current state, so it runs once per
+/// batch for every enrolment the batch touched.
+async fn refresh(
+    conn: &mut PgConnection,
+    g: Generation,
+    enrolment_ids: &[&str],
+) -> Result<(), sqlx::Error> {
     sqlx::query(&g.sql(
         "UPDATE progress{g} p SET
             sessions_attended = s.attended, sessions_due = s.due,
@@ -271,24 +294,29 @@ async fn refresh(conn: &mut PgConnection, g: Generation, id: &str) -> Result<(),
             absences_provisional = s.provisional,
             last_session_at = s.last_held, next_session_at = s.next_pending,
             modules_covered = coalesce((SELECT string_agg(module, ',' ORDER BY module)
-                                          FROM progress_modules{g} m WHERE m.enrolment_id = $1), ''),
-            triggers = (SELECT count(*) FROM progress_triggers{g} t WHERE t.enrolment_id = $1),
+                                          FROM progress_modules{g} m
+                                         WHERE m.enrolment_id = p.enrolment_id), ''),
+            triggers = (SELECT count(*) FROM progress_triggers{g} t
+                         WHERE t.enrolment_id = p.enrolment_id),
             triggers_with_plan = (SELECT count(*) FROM progress_triggers{g} t
-                                   WHERE t.enrolment_id = $1 AND t.has_plan),
+                                   WHERE t.enrolment_id = p.enrolment_id AND t.has_plan),
             -- One session a week, plus the weeks the course was paused.
             expected_end_on = p.started_on + 7 * p.planned_sessions + p.paused_days
           FROM (SELECT
-                  count(DISTINCT number) FILTER (WHERE state IN ('attended', 'late')) AS attended,
-                  count(*) FILTER (WHERE state IN ('attended', 'late', 'sent_home', 'absent')) AS due,
-                  count(*) FILTER (WHERE state = 'absent' AND absence = 'unacceptable') AS unacceptable,
-                  count(*) FILTER (WHERE state = 'absent' AND absence = 'acceptable') AS acceptable,
-                  count(*) FILTER (WHERE state = 'absent' AND absence = 'provisional') AS provisional,
-                  max(scheduled_at) FILTER (WHERE state IN ('attended', 'late', 'sent_home', 'absent')) AS last_held,
-                  min(scheduled_at) FILTER (WHERE state = 'scheduled') AS next_pending
-                  FROM progress_sessions{g} WHERE enrolment_id = $1) s
-         WHERE p.enrolment_id = $1",
+                  e.id AS enrolment_id,
+                  count(DISTINCT ps.number) FILTER (WHERE ps.state IN ('attended', 'late')) AS attended,
+                  count(*) FILTER (WHERE ps.state IN ('attended', 'late', 'sent_home', 'absent')) AS due,
+                  count(*) FILTER (WHERE ps.state = 'absent' AND ps.absence = 'unacceptable') AS unacceptable,
+                  count(*) FILTER (WHERE ps.state = 'absent' AND ps.absence = 'acceptable') AS acceptable,
+                  count(*) FILTER (WHERE ps.state = 'absent' AND ps.absence = 'provisional') AS provisional,
+                  max(ps.scheduled_at) FILTER (WHERE ps.state IN ('attended', 'late', 'sent_home', 'absent')) AS last_held,
+                  min(ps.scheduled_at) FILTER (WHERE ps.state = 'scheduled') AS next_pending
+                  FROM unnest($1::text[]) AS e(id)
+                  LEFT JOIN progress_sessions{g} ps ON ps.enrolment_id = e.id
+                 GROUP BY e.id) s
+         WHERE p.enrolment_id = s.enrolment_id",
     ))
-    .bind(id)
+    .bind(enrolment_ids)
     .execute(conn)
     .await?;
     Ok(())

@@ -153,14 +153,17 @@ impl<P: Projection> Runner<P> {
             };
             if let Err(reason) = outcome {
                 drop(tx);
-                record_failure(conn, P::NAME, generation, event, &reason).await;
-                return Err(ProjectionError::Apply {
-                    projection: P::NAME,
-                    global_position: event.position.global_position,
-                    event_type: event.event_type.clone(),
-                    reason,
-                });
+                return Err(stopped_at(conn, P::NAME, generation, event, reason).await);
             }
+        }
+        if let Err(e) = self
+            .projection
+            .finish_batch(&mut tx, generation, &events)
+            .await
+        {
+            drop(tx);
+            let reason = format!("finishing the batch ending here: {e}");
+            return Err(stopped_at(conn, P::NAME, generation, last, reason).await);
         }
         sqlx::query(
             "UPDATE projection_generations \
@@ -226,14 +229,15 @@ fn lock_key(name: &str, generation: Generation) -> String {
     format!("desist:projection:{name}:{}", generation.0)
 }
 
-/// Remembers where and why a projection stopped, for `desist projections status`.
-async fn record_failure(
+/// Remembers where and why a projection stopped, for `desist projections status`, and returns
+/// the error that says so.
+async fn stopped_at(
     conn: &mut PgConnection,
-    name: &str,
+    name: &'static str,
     generation: Generation,
     event: &desist_store::FeedEvent,
-    reason: &str,
-) {
+    reason: String,
+) -> ProjectionError {
     let result = sqlx::query(
         "UPDATE projection_generations \
             SET failed_position = $3, failed_event_type = $4, failure = $5, updated_at = now() \
@@ -243,11 +247,17 @@ async fn record_failure(
     .bind(generation.0)
     .bind(event.position.global_position)
     .bind(&event.event_type)
-    .bind(reason)
+    .bind(&reason)
     .execute(&mut *conn)
     .await;
     if let Err(e) = result {
         tracing::error!(projection = name, error = %e, "could not record the projection's failure");
+    }
+    ProjectionError::Apply {
+        projection: name,
+        global_position: event.position.global_position,
+        event_type: event.event_type.clone(),
+        reason,
     }
 }
 

@@ -164,17 +164,22 @@ pub async fn count_events(store: &Store) -> i64 {
         .expect("count events")
 }
 
-/// The pilot fixture, imported with sealing on (as `desist import` does).
-pub async fn import_fixture_sealed(db: &TestDb) -> Store {
-    let sealed = db.store.clone().with_master_key(server::master_key());
+/// Imports the pilot fixture into `store`, as `desist import` would.
+pub async fn import_pilot(store: &Store) {
     desist_api::import::import(
-        &sealed,
+        store,
         import_services(),
         &fixture("pilot-small.json"),
         "test",
         false,
     )
     .await
-    .expect("the fixture imports");
+    .expect("the pilot fixture imports");
+}
+
+/// The pilot fixture, imported with sealing on (as `desist import` does).
+pub async fn import_fixture_sealed(db: &TestDb) -> Store {
+    let sealed = db.store.clone().with_master_key(server::master_key());
+    import_pilot(&sealed).await;
     sealed
 }
