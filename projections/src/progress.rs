@@ -1,6 +1,7 @@
 //! The progress projection: where each course stands now, for the therapist's caseload.
 
-use desist_domain::enrolment::{EnrolmentEvent, EnrolmentStatus};
+use cqrs_es::Aggregate;
+use desist_domain::enrolment::{Enrolment, EnrolmentEvent, EnrolmentStatus};
 use desist_domain::subject::{RiskAssessment, SubjectEvent};
 use desist_store::FeedEvent;
 use sqlx::PgConnection;
@@ -113,7 +114,7 @@ impl Projection for ProgressProjection {
     ) -> Result<(), sqlx::Error> {
         let mut touched: Vec<&str> = events
             .iter()
-            .filter(|e| e.aggregate_type == "Enrolment")
+            .filter(|e| e.aggregate_type == Enrolment::TYPE)
             .map(|e| e.aggregate_id.as_str())
             .collect();
         touched.sort_unstable();

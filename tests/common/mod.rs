@@ -164,7 +164,7 @@ pub async fn count_events(store: &Store) -> i64 {
         .expect("count events")
 }
 
-/// Imports the pilot fixture into `store`, as `desist import` would.
+/// Imports the pilot fixture into `store`, sealed only if `store` has a master key.
 pub async fn import_pilot(store: &Store) {
     desist_api::import::import(
         store,
