@@ -138,8 +138,8 @@ async fn hostile_requests_are_refused_before_any_resolver_runs() {
         before,
         "nothing was recorded"
     );
-    let subjects: i64 = sqlx::query_scalar("SELECT count(*) FROM compliance_subjects")
-        .fetch_one(server.db.store.pool())
+    let subjects: i64 = desist_store::db::query_scalar("SELECT count(*) FROM compliance_subjects")
+        .fetch_one(server.db.store.db())
         .await
         .unwrap();
     assert_eq!(subjects, 0);
@@ -182,10 +182,14 @@ async fn development_mode_serves_graphiql_introspection_and_suggestions() {
 async fn internal_errors_carry_a_correlation_id_and_no_detail() {
     let server = TestServer::start(TestDb::new().await).await;
     // Break a view underneath the server: the next read fails inside a resolver.
-    sqlx::query("DROP VIEW compliance_subjects CASCADE")
-        .execute(server.db.store.pool())
+    let drop = match server.db.store.backend() {
+        desist_store::Backend::Postgres => "DROP VIEW compliance_subjects CASCADE",
+        desist_store::Backend::Sqlite => "DROP VIEW compliance_subjects",
+    };
+    desist_store::db::query(drop)
+        .execute(server.db.store.db())
         .await
-        .ok();
+        .unwrap();
     let response = server
         .client
         .post(server.url("/graphql"))

@@ -37,10 +37,18 @@ async fn setup(server: &TestServer) {
 }
 
 async fn audit_rows(server: &TestServer) -> Vec<(String, Vec<String>)> {
-    sqlx::query_as("SELECT operation, subject_ids FROM audit_log ORDER BY id")
-        .fetch_all(server.db.store.pool())
+    let filter = desist_api::audit::AuditFilter {
+        limit: 100_000,
+        ..Default::default()
+    };
+    let mut records = desist_api::audit::read(server.db.store.db(), &filter)
         .await
-        .unwrap()
+        .unwrap();
+    records.reverse();
+    records
+        .into_iter()
+        .map(|r| (r.operation, r.subject_ids))
+        .collect()
 }
 
 #[tokio::test]
@@ -119,10 +127,10 @@ async fn each_read_leaves_exactly_one_record_with_the_subjects_it_touched() {
     }
     // Who, role, purpose and correlation id are on each record.
     let (actor, role, purpose, correlation): (String, String, Option<String>, String) =
-        sqlx::query_as(
+        desist_store::db::query_as(
             "SELECT actor_id, role, purpose, correlation_id FROM audit_log ORDER BY id DESC LIMIT 1",
         )
-        .fetch_one(server.db.store.pool())
+        .fetch_one(server.db.store.db())
         .await
         .unwrap();
     assert_eq!((actor.as_str(), role.as_str()), ("test-admin", "admin"));
@@ -142,17 +150,24 @@ async fn each_read_leaves_exactly_one_record_with_the_subjects_it_touched() {
 async fn a_read_fails_when_its_audit_cannot_be_written() {
     let server = TestServer::start(TestDb::new().await).await;
     setup(&server).await;
-    sqlx::query(
-        "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN RAISE EXCEPTION 'audit storage unavailable'; END $$",
-    )
-    .execute(server.db.store.pool())
-    .await
-    .unwrap();
-    sqlx::query("CREATE TRIGGER audit_unwritable BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()")
-        .execute(server.db.store.pool())
-        .await
-        .unwrap();
+    let refuse: &[&str] = match server.db.store.backend() {
+        desist_store::Backend::Postgres => &[
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN RAISE EXCEPTION 'audit storage unavailable'; END $$",
+            "CREATE TRIGGER audit_unwritable BEFORE INSERT ON audit_log
+             FOR EACH ROW EXECUTE FUNCTION refuse_audit()",
+        ],
+        desist_store::Backend::Sqlite => {
+            &["CREATE TRIGGER audit_unwritable BEFORE INSERT ON audit_log
+             BEGIN SELECT RAISE(ABORT, 'audit storage unavailable'); END"]
+        }
+    };
+    for statement in refuse {
+        desist_store::db::query(*statement)
+            .execute(server.db.store.db())
+            .await
+            .unwrap();
+    }
     let response = server
         .graphql(
             &format!(

@@ -547,10 +547,10 @@ async fn clinical_text_is_shown_to_the_therapist_withheld_from_others_and_opened
         .await
         .unwrap();
     assert!(history(&opened).contains("CLINICAL-CHAIN-TEXT"), "{opened}");
-    let reason: Option<String> = sqlx::query_scalar(
+    let reason: Option<String> = desist_store::db::query_scalar(
         "SELECT break_glass_reason FROM audit_log WHERE break_glass_reason IS NOT NULL",
     )
-    .fetch_optional(server.db.store.pool())
+    .fetch_optional(server.db.store.db())
     .await
     .unwrap();
     assert_eq!(reason.as_deref(), Some("ombudsman request 2026/118"));

@@ -9,25 +9,19 @@ use desist_projections::measures::outcomes::Split;
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
 use desist_projections::Projection;
-use sqlx::PgPool;
+use desist_store::Db;
 
 /// Every row of every view of `P`, without feed positions (which a restore renumbers).
-async fn rows<P: Projection>(pool: &PgPool) -> Vec<String> {
+async fn rows<P: Projection>(pool: &Db) -> Vec<String> {
     let mut all = Vec::new();
     for table in P::TABLES {
-        let mut rows: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT (to_jsonb(t) - 'pos' - 'pos_tx' - 'global_position')::text FROM {table} t"
-        ))
-        .fetch_all(pool)
-        .await
-        .unwrap();
-        rows.sort();
+        let rows = common::table_rows(pool, table, &["pos", "pos_tx", "global_position"]).await;
         all.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
     }
     all
 }
 
-async fn snapshot(pool: &PgPool) -> (Vec<String>, Vec<String>, Vec<String>, String) {
+async fn snapshot(pool: &Db) -> (Vec<String>, Vec<String>, Vec<String>, String) {
     let report = desist_projections::queries::outcome_report(
         pool,
         "2025-06-30".parse().unwrap(),
@@ -66,10 +60,10 @@ async fn a_restored_backup_rebuilds_to_the_same_views_and_numbers() {
         )
         .await
         .unwrap();
-    desist_projections::catch_up_all(source.store.pool())
+    desist_projections::catch_up_all(source.store.db())
         .await
         .unwrap();
-    let before = snapshot(source.store.pool()).await;
+    let before = snapshot(source.store.db()).await;
 
     let file = std::env::temp_dir().join(format!("{}.backup", source.name));
     let desist = |args: &[&str], url: &str| {
@@ -97,16 +91,16 @@ async fn a_restored_backup_rebuilds_to_the_same_views_and_numbers() {
         String::from_utf8_lossy(&restored.stderr)
     );
 
-    let after = snapshot(target.store.pool()).await;
+    let after = snapshot(target.store.db()).await;
     assert!(before.0 == after.0, "progress differs");
     assert!(before.1 == after.1, "compliance differs");
     assert!(before.2 == after.2, "outcome facts differ");
     assert_eq!(before.3, after.3, "outcome numbers differ");
     // The restored store passes the start-up guard and its keys still open the vault.
-    desist_store::horizon::check_xid_horizon(target.store.pool())
+    desist_store::horizon::check_xid_horizon(target.store.db())
         .await
         .expect("no xid ahead of the counter");
-    let vault = desist_store::sealing::KeyVault::new(target.store.pool().clone(), master_key());
+    let vault = desist_store::sealing::KeyVault::new(target.store.db().clone(), master_key());
     let identity = vault.identity("S030001").await.unwrap();
     assert!(format!("{identity:?}").contains("Restored Person"));
     // A second restore into a store that has events is refused.

@@ -34,8 +34,8 @@ async fn migrate_creates_a_missing_database() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(cleanup.store.pool())
+    let events: i64 = desist_store::db::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(cleanup.store.db())
         .await
         .unwrap();
     assert_eq!(events, 0);
@@ -57,20 +57,33 @@ async fn migrate_can_run_twice_against_the_same_database() {
         );
         assert!(String::from_utf8_lossy(&output.stdout).contains("up to date"));
     }
-    let tables: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('events', 'command_log')",
-    )
-    .fetch_one(db.store.pool())
-    .await
-    .unwrap();
-    assert_eq!(tables, 2);
+    assert!(common::table_exists(db.store.db(), "events").await);
+    assert!(common::table_exists(db.store.db(), "command_log").await);
 }
 
 #[test]
-fn migrate_without_a_database_url_says_what_is_missing() {
+fn migrate_without_a_database_url_creates_the_embedded_database_in_the_data_directory() {
+    let dir = std::env::temp_dir().join(format!("desist-embedded-{}", uuid::Uuid::new_v4()));
     let output = desist()
         .arg("migrate")
         .env_remove("DATABASE_URL")
+        .env("DESIST_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        dir.join("desist.db").is_file(),
+        "one file under the data directory"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_by_name() {
+    let output = desist()
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://root@localhost/desist")
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -19,11 +19,11 @@ async fn seeded(seed: u64, subjects: usize) -> TestDb {
 
 async fn payloads(db: &TestDb) -> Vec<String> {
     // Sealed text has random nonces; everything else must match.
-    let mut rows: Vec<String> = sqlx::query_scalar(
+    let mut rows: Vec<String> = desist_store::db::query_scalar(
         "SELECT aggregate_type || '/' || aggregate_id || '/' || sequence || ' ' || event_type
            FROM events",
     )
-    .fetch_all(db.store.pool())
+    .fetch_all(db.store.db())
     .await
     .unwrap();
     rows.sort();

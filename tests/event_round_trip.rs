@@ -449,8 +449,8 @@ async fn every_event_type_round_trips_with_its_metadata() {
         .await
         .unwrap();
 
-    let written: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(db.store.pool())
+    let written: i64 = desist_store::db::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(db.store.db())
         .await
         .unwrap();
     let events = common::feed_at_least(&db.store, FeedPosition::START, written as usize).await;

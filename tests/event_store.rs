@@ -1,4 +1,4 @@
-//! The event store's guarantees, on a real PostgreSQL server.
+//! The event store's guarantees, on each backend (see tests/common: `DESIST_TEST_BACKEND`).
 
 mod common;
 
@@ -31,16 +31,18 @@ fn warning() -> EnrolmentCommand {
 }
 
 async fn sequences(db: &TestDb, aggregate_id: &str) -> Vec<i64> {
-    sqlx::query_scalar("SELECT sequence FROM events WHERE aggregate_id = $1 ORDER BY sequence")
-        .bind(aggregate_id)
-        .fetch_all(db.store.pool())
-        .await
-        .unwrap()
+    desist_store::db::query_scalar(
+        "SELECT sequence FROM events WHERE aggregate_id = $1 ORDER BY sequence",
+    )
+    .bind(aggregate_id)
+    .fetch_all(db.store.db())
+    .await
+    .unwrap()
 }
 
 async fn event_count(db: &TestDb) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(db.store.pool())
+    desist_store::db::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(db.store.db())
         .await
         .unwrap()
 }
@@ -89,11 +91,11 @@ async fn sixteen_concurrent_writers_on_one_enrolment_lose_nothing_and_leave_no_g
         "exactly the acknowledged commands were recorded"
     );
     for (id, outcome) in &acknowledged {
-        let stored_command: String = sqlx::query_scalar(
+        let stored_command: String = desist_store::db::query_scalar(
             "SELECT metadata->>'command_id' FROM events WHERE aggregate_id = 'E1' AND sequence = $1",
         )
         .bind(outcome.first_sequence)
-        .fetch_one(db.store.pool())
+        .fetch_one(db.store.db())
         .await
         .unwrap();
         assert_eq!(
@@ -212,8 +214,8 @@ async fn a_rejected_command_writes_nothing() {
     assert_eq!(rule.code(), "SESSION_NUMBER_OUT_OF_RANGE");
     assert_eq!(rule.field(), "number");
     assert_eq!(event_count(&db).await, count);
-    let logged: i64 = sqlx::query_scalar("SELECT count(*) FROM command_log")
-        .fetch_one(db.store.pool())
+    let logged: i64 = desist_store::db::query_scalar("SELECT count(*) FROM command_log")
+        .fetch_one(db.store.db())
         .await
         .unwrap();
     assert_eq!(
@@ -256,6 +258,9 @@ async fn referral_needs_a_registered_subject_and_a_defined_programme() {
 
 #[tokio::test]
 async fn conflicts_beyond_the_retry_bound_are_reported_and_nothing_is_recorded() {
+    if !common::only_on(desist_store::Backend::Postgres) {
+        return;
+    }
     let db = TestDb::new().await;
     let ws = write_side(&db);
     scenario::s1_active_in_e1(&ws).await;
@@ -263,8 +268,11 @@ async fn conflicts_beyond_the_retry_bound_are_reported_and_nothing_is_recorded()
 
     // Another writer holds the next sequence number in an open transaction.
     let mut rival = PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut rival).await.unwrap();
-    sqlx::query(
+    desist_store::db::query("BEGIN")
+        .execute(&mut rival)
+        .await
+        .unwrap();
+    desist_store::db::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          VALUES ('Enrolment', 'E1', $1, 'EnforcementActionRecorded', '1.0', $2, '{}')",
     )
@@ -285,17 +293,21 @@ async fn conflicts_beyond_the_retry_bound_are_reported_and_nothing_is_recorded()
             .await
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    sqlx::query("COMMIT").execute(&mut rival).await.unwrap();
+    desist_store::db::query("COMMIT")
+        .execute(&mut rival)
+        .await
+        .unwrap();
     let err = attempt.await.unwrap().unwrap_err();
     assert!(
         matches!(err, CommandError::Conflict { attempts: 1 }),
         "{err}"
     );
-    let logged: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM command_log WHERE command_id = 'late'")
-            .fetch_one(db.store.pool())
-            .await
-            .unwrap();
+    let logged: i64 = desist_store::db::query_scalar(
+        "SELECT count(*) FROM command_log WHERE command_id = 'late'",
+    )
+    .fetch_one(db.store.db())
+    .await
+    .unwrap();
     assert_eq!(logged, 0);
 
     // With retries allowed, the same command goes through on the fresh state.
@@ -309,6 +321,9 @@ async fn conflicts_beyond_the_retry_bound_are_reported_and_nothing_is_recorded()
 
 #[tokio::test]
 async fn the_feed_waits_for_an_earlier_transaction_rather_than_skipping_it() {
+    if !common::only_on(desist_store::Backend::Postgres) {
+        return;
+    }
     let db = TestDb::new().await;
     let insert = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
                   VALUES ('Enrolment', $1, 1, 'Started', '1.0', $2, '{}')";
@@ -316,22 +331,25 @@ async fn the_feed_waits_for_an_earlier_transaction_rather_than_skipping_it() {
 
     // Event N is inserted in a transaction that stays open…
     let mut slow = PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
-    sqlx::query(insert)
+    desist_store::db::query("BEGIN")
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    desist_store::db::query(insert)
         .bind("N")
         .bind(&payload)
         .execute(&mut slow)
         .await
         .unwrap();
     // …while event N+1 commits.
-    sqlx::query(insert)
+    desist_store::db::query(insert)
         .bind("N+1")
         .bind(&payload)
-        .execute(db.store.pool())
+        .execute(db.store.db())
         .await
         .unwrap();
 
-    let visible = read_after(db.store.pool(), FeedPosition::START, 100)
+    let visible = read_after(db.store.db().reader(), FeedPosition::START, 100)
         .await
         .unwrap();
     assert!(
@@ -339,13 +357,16 @@ async fn the_feed_waits_for_an_earlier_transaction_rather_than_skipping_it() {
         "neither N nor N+1 may be read while N is in flight: {visible:?}"
     );
 
-    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    desist_store::db::query("COMMIT")
+        .execute(&mut slow)
+        .await
+        .unwrap();
     let visible = common::feed_at_least(&db.store, FeedPosition::START, 2).await;
     let ids: Vec<&str> = visible.iter().map(|e| e.aggregate_id.as_str()).collect();
     assert_eq!(ids, ["N", "N+1"]);
 
     // A checkpoint after N resumes at N+1.
-    let rest = read_after(db.store.pool(), visible[0].position, 100)
+    let rest = read_after(db.store.db().reader(), visible[0].position, 100)
         .await
         .unwrap();
     assert_eq!(rest.len(), 1);
@@ -359,14 +380,14 @@ async fn a_version_one_event_is_read_upcast_by_aggregates_and_the_feed() {
     scenario::s1_active_in_e1(&ws).await;
     let next = sequences(&db, "E1").await.len() as i64 + 1;
     // A payload as version 1.0 wrote it: no `mode`.
-    sqlx::query(
+    desist_store::db::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          VALUES ('Enrolment', 'E1', $1, 'SessionScheduled', '1.0', $2, '{}')",
     )
     .bind(next)
     .bind(json!({"SessionScheduled": {"session_id": "old", "number": 1,
         "scheduled_at": "2024-01-23T10:00:00Z", "occurred_at": "2024-01-16T12:00:00Z"}}))
-    .execute(db.store.pool())
+    .execute(db.store.db())
     .await
     .unwrap();
 
@@ -406,12 +427,12 @@ async fn stored_events_cannot_be_edited_or_deleted() {
     let db = TestDb::new().await;
     let ws = write_side(&db);
     scenario::subject(&ws, "S1").await;
-    let update = sqlx::query("UPDATE events SET payload = '{}'")
-        .execute(db.store.pool())
+    let update = desist_store::db::query("UPDATE events SET payload = '{}'")
+        .execute(db.store.db())
         .await;
     assert!(update.unwrap_err().to_string().contains("immutable"));
-    let delete = sqlx::query("DELETE FROM events")
-        .execute(db.store.pool())
+    let delete = desist_store::db::query("DELETE FROM events")
+        .execute(db.store.db())
         .await;
     assert!(delete.unwrap_err().to_string().contains("immutable"));
     assert_eq!(event_count(&db).await, 1);
@@ -421,28 +442,35 @@ async fn stored_events_cannot_be_edited_or_deleted() {
 async fn migrations_run_twice_without_change() {
     let db = TestDb::new().await;
     db.store.migrate().await.expect("second run is a no-op");
-    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
-        .fetch_one(db.store.pool())
+    let applied: i64 = desist_store::db::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(db.store.db())
         .await
         .unwrap();
-    assert_eq!(applied as usize, desist_store::MIGRATOR.iter().count());
+    let migrator = match db.store.backend() {
+        desist_store::Backend::Postgres => &desist_store::POSTGRES_MIGRATOR,
+        desist_store::Backend::Sqlite => &desist_store::SQLITE_MIGRATOR,
+    };
+    assert_eq!(applied as usize, migrator.iter().count());
 }
 
 #[tokio::test]
 async fn start_up_refuses_a_store_whose_events_are_ahead_of_the_transaction_counter() {
+    if !common::only_on(desist_store::Backend::Postgres) {
+        return;
+    }
     let db = TestDb::new().await;
-    desist_store::horizon::check_xid_horizon(db.store.pool())
+    desist_store::horizon::check_xid_horizon(db.store.db())
         .await
         .expect("a fresh store is fine");
     // What a logical restore into a new cluster looks like: stored tx far beyond the counter.
-    sqlx::query(
+    desist_store::db::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, tx) \
          VALUES ('Subject', 'S1', 1, 'SubjectRegistered', '1.0', '{}', '{}', '9000000000'::xid8)",
     )
-    .execute(db.store.pool())
+    .execute(db.store.db())
     .await
     .unwrap();
-    let err = desist_store::horizon::check_xid_horizon(db.store.pool())
+    let err = desist_store::horizon::check_xid_horizon(db.store.db())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("logical restore"), "{err}");
@@ -450,20 +478,75 @@ async fn start_up_refuses_a_store_whose_events_are_ahead_of_the_transaction_coun
 
 #[tokio::test]
 async fn a_long_open_transaction_is_reported() {
+    if !common::only_on(desist_store::Backend::Postgres) {
+        return;
+    }
     let db = TestDb::new().await;
     let mut slow = PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
-    sqlx::query("SELECT pg_current_xact_id()")
+    desist_store::db::query("BEGIN")
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    desist_store::db::query("SELECT pg_current_xact_id()")
         .execute(&mut slow)
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let long = desist_store::horizon::long_running_transactions(
-        db.store.pool(),
+        db.store.db(),
         std::time::Duration::from_secs(1),
     )
     .await
     .unwrap();
     assert!(!long.is_empty(), "the open transaction is listed");
-    sqlx::query("ROLLBACK").execute(&mut slow).await.unwrap();
+    desist_store::db::query("ROLLBACK")
+        .execute(&mut slow)
+        .await
+        .unwrap();
+}
+
+/// SQLite allows one writer at a time. Desist keeps a single writing connection, so concurrent
+/// requests queue for it instead of failing with "database is locked", and reads go on beside.
+#[tokio::test]
+async fn on_sqlite_concurrent_writers_queue_for_the_one_writer_and_none_is_refused() {
+    if !common::only_on(desist_store::Backend::Sqlite) {
+        return;
+    }
+    let db = TestDb::new().await;
+    let ws = Arc::new(write_side(&db));
+    const WRITERS: usize = 24;
+    let mut tasks = Vec::new();
+    for n in 0..WRITERS {
+        let ws = ws.clone();
+        tasks.push(tokio::spawn(async move {
+            scenario::subject(&ws, &format!("S{n}")).await;
+        }));
+    }
+    // Reads are served while the writers queue.
+    let reader = db.store.db().reader();
+    for _ in 0..20 {
+        let _: i64 = desist_store::db::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(reader)
+            .await
+            .expect("reads do not wait for the writer");
+    }
+    for task in tasks {
+        task.await.expect("every writer's commands were recorded");
+    }
+    let registered: i64 = desist_store::db::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'SubjectRegistered'",
+    )
+    .fetch_one(db.store.db())
+    .await
+    .unwrap();
+    assert_eq!(registered, WRITERS as i64);
+    let desist_store::Db::Sqlite { writer, .. } = db.store.db() else {
+        unreachable!("only on SQLite");
+    };
+    assert_eq!(writer.size(), 1, "exactly one writing connection");
+    // The feed numbers the events without gaps, in the order they were committed.
+    let feed = common::feed_at_least(&db.store, FeedPosition::START, WRITERS).await;
+    let positions: Vec<i64> = feed.iter().map(|e| e.position.global_position).collect();
+    let expected: Vec<i64> = (1..=positions.len() as i64).collect();
+    assert_eq!(positions, expected);
 }

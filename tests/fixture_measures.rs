@@ -59,10 +59,10 @@ fn compare(path: &str, expected: &Value, actual: &Value, out: &mut Vec<String>) 
 async fn check(db: &TestDb, expected_file: &str) -> (usize, Vec<String>) {
     let expected = fixture(expected_file);
     let as_of: NaiveDate = expected["as_of"].as_str().unwrap().parse().unwrap();
-    let report = outcome_report(db.store.pool(), as_of, None, Split::default())
+    let report = outcome_report(db.store.db(), as_of, None, Split::default())
         .await
         .expect("outcome report");
-    let statuses = compliance(db.store.pool(), as_of, None)
+    let statuses = compliance(db.store.db(), as_of, None)
         .await
         .expect("compliance");
     let actual = json!({
@@ -83,7 +83,7 @@ async fn check(db: &TestDb, expected_file: &str) -> (usize, Vec<String>) {
 async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
-    desist_projections::catch_up_all(db.store.pool())
+    desist_projections::catch_up_all(db.store.db())
         .await
         .expect("projections catch up");
     let (late, mut mismatches) = check(&db, "pilot-small.expected-2025-06-30.json").await;
@@ -109,15 +109,13 @@ async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
 async fn compliance_for_some_subjects_equals_their_part_of_everyones() {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
-    desist_projections::catch_up_all(db.store.pool())
+    desist_projections::catch_up_all(db.store.db())
         .await
         .unwrap();
     let as_of: NaiveDate = "2023-05-15".parse().unwrap();
-    let everyone = compliance(db.store.pool(), as_of, None).await.unwrap();
+    let everyone = compliance(db.store.db(), as_of, None).await.unwrap();
     let some: Vec<String> = ["S030004", "S030005", "S030098"].map(String::from).to_vec();
-    let theirs = compliance(db.store.pool(), as_of, Some(&some))
-        .await
-        .unwrap();
+    let theirs = compliance(db.store.db(), as_of, Some(&some)).await.unwrap();
     assert_eq!(theirs.len(), 3);
     for id in &some {
         assert_eq!(theirs[id], everyone[id], "{id}");

@@ -27,10 +27,10 @@ async fn the_pilot_fixture_imports_and_a_second_import_adds_nothing() {
     assert_eq!(second.already_recorded, first.commands);
     assert_eq!(count_events(&db.store).await, events);
 
-    let subjects: i64 = sqlx::query_scalar(
+    let subjects: i64 = desist_store::db::query_scalar(
         "SELECT count(DISTINCT aggregate_id) FROM events WHERE aggregate_type = 'Subject'",
     )
-    .fetch_one(db.store.pool())
+    .fetch_one(db.store.db())
     .await
     .unwrap();
     assert_eq!(subjects, 120);

@@ -17,20 +17,16 @@ use desist_projections::progress::ProgressProjection;
 use desist_projections::queries::outcome_report;
 use desist_projections::registry::{ensure_live, status};
 use desist_projections::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
-use desist_store::FeedEvent;
+use desist_store::db::{Db, Tx};
+use desist_store::{FeedEvent, FeedPosition};
 use serde_json::json;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection};
 
 /// Every row of every view of `P`, as JSON text, sorted.
-async fn dump<P: Projection>(pool: &PgPool) -> Vec<String> {
+async fn dump<P: Projection>(pool: &Db) -> Vec<String> {
     let mut rows = Vec::new();
     for table in P::TABLES {
-        let mut table_rows: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT to_jsonb(t)::text FROM {table} t"))
-                .fetch_all(pool)
-                .await
-                .unwrap();
-        table_rows.sort();
+        let table_rows = common::table_rows(pool, table, &[]).await;
         rows.extend(table_rows.into_iter().map(|r| format!("{table}: {r}")));
     }
     rows
@@ -39,7 +35,7 @@ async fn dump<P: Projection>(pool: &PgPool) -> Vec<String> {
 /// Catches `P` up as soon as no other runner holds it (within ten seconds).
 async fn catch_up_once_free<P: Projection + Clone>(
     projection: P,
-    pool: &PgPool,
+    pool: &Db,
     generation: Generation,
 ) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -57,7 +53,7 @@ async fn catch_up_once_free<P: Projection + Clone>(
     }
 }
 
-async fn crash_then_recover<P: Projection>(projection: P, again: P, pool: &PgPool) {
+async fn crash_then_recover<P: Projection>(projection: P, again: P, pool: &Db) {
     let generation = ensure_live::<P>(pool).await.unwrap();
     let batches = Arc::new(AtomicUsize::new(0));
     let counter = batches.clone();
@@ -78,7 +74,7 @@ async fn crash_then_recover<P: Projection>(projection: P, again: P, pool: &PgPoo
 async fn after_a_crash_between_apply_and_commit_every_view_equals_a_rebuild_from_zero() {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
-    let pool = db.store.pool();
+    let pool = db.store.db();
     crash_then_recover(ProgressProjection, ProgressProjection, pool).await;
     crash_then_recover(ComplianceProjection, ComplianceProjection, pool).await;
     crash_then_recover(OutcomesProjection, OutcomesProjection, pool).await;
@@ -113,25 +109,34 @@ async fn after_a_crash_between_apply_and_commit_every_view_equals_a_rebuild_from
     assert!(live.1 == rebuilt.1, "compliance differs after rebuild");
     assert!(live.2 == rebuilt.2, "outcomes differ after rebuild");
     // The old generation's tables are gone; the views show the new one.
-    let old: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%\\_g1'",
-    )
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    assert_eq!(old, 0);
+    for table in ProgressProjection::TABLES
+        .iter()
+        .chain(ComplianceProjection::TABLES)
+        .chain(OutcomesProjection::TABLES)
+    {
+        assert!(
+            !common::table_exists(pool, &format!("{table}_g1")).await,
+            "{table}_g1 was dropped"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_projection_waits_for_an_earlier_open_transaction_instead_of_skipping_it() {
+    if !common::only_on(desist_store::Backend::Postgres) {
+        return;
+    }
     let db = TestDb::new().await;
-    let pool = db.store.pool().clone();
+    let pool = db.store.db().clone();
     let generation = ensure_live::<ComplianceProjection>(&pool).await.unwrap();
 
     // A writer's transaction registers S-late and stays open…
     let mut slow = PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut slow).await.unwrap();
-    sqlx::query(
+    desist_store::db::query("BEGIN")
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    desist_store::db::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
          VALUES ('Subject', 'S-late', 1, 'SubjectRegistered', '1.0.0', $1, '{}')",
     )
@@ -151,26 +156,31 @@ async fn a_projection_waits_for_an_earlier_open_transaction_instead_of_skipping_
         !catching_up.is_finished(),
         "the runner must wait for the open transaction"
     );
-    let seen: Vec<String> = sqlx::query_scalar("SELECT subject_id FROM compliance_subjects")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let seen: Vec<String> =
+        desist_store::db::query_scalar("SELECT subject_id FROM compliance_subjects")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert!(
         seen.is_empty(),
         "nothing after the open transaction was applied: {seen:?}"
     );
 
-    sqlx::query("COMMIT").execute(&mut slow).await.unwrap();
+    desist_store::db::query("COMMIT")
+        .execute(&mut slow)
+        .await
+        .unwrap();
     let progress = tokio::time::timeout(Duration::from_secs(30), catching_up)
         .await
         .expect("catches up once the transaction commits")
         .unwrap()
         .unwrap();
     assert_eq!(progress.events, 2);
-    let mut seen: Vec<String> = sqlx::query_scalar("SELECT subject_id FROM compliance_subjects")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
+    let mut seen: Vec<String> =
+        desist_store::db::query_scalar("SELECT subject_id FROM compliance_subjects")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     seen.sort();
     assert_eq!(seen, ["S-early", "S-late"]);
 }
@@ -190,7 +200,7 @@ impl Projection for Fragile {
 
     async fn apply(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut Tx,
         g: Generation,
         event: &Decoded,
         feed: &FeedEvent,
@@ -203,7 +213,7 @@ impl Projection for Fragile {
         {
             return Err(sqlx::Error::Protocol("cannot handle offences yet".into()));
         }
-        sqlx::query(&g.sql("INSERT INTO fragile_seen{g} (global_position) VALUES ($1)"))
+        desist_store::db::query(g.sql("INSERT INTO fragile_seen{g} (global_position) VALUES ($1)"))
             .bind(feed.position.global_position)
             .execute(conn)
             .await?;
@@ -229,13 +239,14 @@ async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint
         .await
         .unwrap();
     scenario::subject(&ws, "S2").await;
-    let pool = db.store.pool().clone();
-    let offence_position: i64 = sqlx::query_scalar(
-        "SELECT global_position FROM events WHERE event_type = 'OffenceRecorded'",
-    )
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let pool = db.store.db().clone();
+    let offence_position = common::feed_at_least(&db.store, FeedPosition::START, 1)
+        .await
+        .into_iter()
+        .find(|e| e.event_type == "OffenceRecorded")
+        .expect("the offence is in the feed")
+        .position
+        .global_position;
 
     let broken = Arc::new(AtomicBool::new(true));
     let generation = ensure_live::<Fragile>(&pool).await.unwrap();
@@ -279,16 +290,17 @@ async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint
 
     broken.store(false, Ordering::SeqCst);
     runner.catch_up(generation, |_| {}).await.unwrap();
-    let seen: Vec<i64> =
-        sqlx::query_scalar("SELECT global_position FROM fragile_seen ORDER BY global_position")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    let all: Vec<i64> =
-        sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+    let seen: Vec<i64> = desist_store::db::query_scalar(
+        "SELECT global_position FROM fragile_seen ORDER BY global_position",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let all: Vec<i64> = common::feed_at_least(&db.store, FeedPosition::START, seen.len())
+        .await
+        .iter()
+        .map(|e| e.position.global_position)
+        .collect();
     assert_eq!(seen, all, "every event once, in order, after the fix");
     let fixed = status(&pool)
         .await
@@ -302,19 +314,20 @@ async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint
 #[tokio::test]
 async fn only_one_runner_at_a_time_works_on_a_projection() {
     let db = TestDb::new().await;
-    let pool = db.store.pool().clone();
+    let pool = db.store.db().clone();
     let generation = ensure_live::<ProgressProjection>(&pool).await.unwrap();
-    let mut other_process = PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("SELECT pg_advisory_lock(hashtext('desist:projection:progress:1'))")
-        .execute(&mut other_process)
+    // Another runner (on PostgreSQL, another session, as another process would be).
+    let other_runner = pool
+        .try_lock("desist:projection:progress:1")
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the lock is free");
     let err = Runner::new(ProgressProjection, pool.clone())
         .catch_up(generation, |_| {})
         .await
         .unwrap_err();
     assert!(matches!(err, ProjectionError::Busy(_)), "{err}");
-    other_process.close().await.unwrap();
+    other_runner.release().await;
     // The server ends the other session (and its lock) a moment after the client goes.
     catch_up_once_free(ProgressProjection, &pool, generation).await;
 }
@@ -322,7 +335,7 @@ async fn only_one_runner_at_a_time_works_on_a_projection() {
 #[tokio::test]
 async fn a_running_projection_is_woken_by_a_commit_without_waiting_for_its_poll() {
     let db = TestDb::new().await;
-    let pool = db.store.pool().clone();
+    let pool = db.store.db().clone();
     let runner = Runner::new(ComplianceProjection, pool.clone()).with_options(RunnerOptions {
         poll_interval: Duration::from_secs(3600),
         ..RunnerOptions::default()
@@ -341,7 +354,7 @@ async fn a_running_projection_is_woken_by_a_commit_without_waiting_for_its_poll(
     scenario::subject(&ws, "S-woken").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let seen: i64 = sqlx::query_scalar(
+        let seen: i64 = desist_store::db::query_scalar(
             "SELECT count(*) FROM compliance_subjects WHERE subject_id = 'S-woken'",
         )
         .fetch_one(&pool)
@@ -364,7 +377,7 @@ async fn a_running_projection_is_woken_by_a_commit_without_waiting_for_its_poll(
 async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arrive() {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
-    let pool = db.store.pool();
+    let pool = db.store.db();
     desist_projections::catch_up_all(pool).await.unwrap();
     let as_of = "2025-06-30".parse().unwrap();
     let pinned = outcome_report(pool, as_of, None, Split::default())
@@ -419,7 +432,7 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
 async fn killing_a_runner_process_mid_catch_up_loses_nothing_and_applies_nothing_twice() {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
-    let pool = db.store.pool();
+    let pool = db.store.db();
     let desist = || {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_desist"));
         command
@@ -437,7 +450,7 @@ async fn killing_a_runner_process_mid_catch_up_loses_nothing_and_applies_nothing
     tokio::time::sleep(Duration::from_millis(400)).await;
     child.kill().unwrap();
     child.wait().unwrap();
-    let applied_when_killed: i64 = sqlx::query_scalar(
+    let applied_when_killed: i64 = desist_store::db::query_scalar(
         "SELECT coalesce(sum(events_applied), 0)::bigint FROM projection_generations",
     )
     .fetch_one(pool)
@@ -598,7 +611,7 @@ async fn the_progress_view_shows_where_a_course_stands() {
         )
         .await
         .unwrap();
-    desist_projections::catch_up_all(db.store.pool())
+    desist_projections::catch_up_all(db.store.db())
         .await
         .unwrap();
 
@@ -614,16 +627,16 @@ async fn the_progress_view_shows_where_a_course_stands() {
         i32,
         i32,
         Option<i32>,
-        Option<chrono::NaiveDate>,
+        i32,
         Option<chrono::DateTime<chrono::Utc>>,
     );
-    let row: Row = sqlx::query_as(
+    let row: Row = desist_store::db::query_as(
         "SELECT status, sessions_attended, sessions_due, attendance_rate, absences_unacceptable,
                 absences_provisional, absences_acceptable, modules_covered, triggers,
-                triggers_with_plan, latest_engagement, expected_end_on, next_session_at
+                triggers_with_plan, latest_engagement, paused_days, next_session_at
            FROM progress WHERE enrolment_id = 'E1'",
     )
-    .fetch_one(db.store.pool())
+    .fetch_one(db.store.db())
     .await
     .unwrap();
     assert_eq!(row.0, "active");
@@ -641,14 +654,14 @@ async fn the_progress_view_shows_where_a_course_stands() {
         "two triggers, one with a coping plan"
     );
     assert_eq!(row.10, Some(4));
-    // Started 16 January; 12 weekly sessions plus 14 days paused.
-    assert_eq!(row.11, chrono::NaiveDate::from_ymd_opt(2024, 4, 23));
+    assert_eq!(row.11, 14, "paused from 1 to 15 March");
     assert_eq!(row.12, Some(day(3, 20)));
-    let risk: String =
-        sqlx::query_scalar("SELECT persistence FROM progress_risk WHERE subject_id = 'S1'")
-            .fetch_one(db.store.pool())
-            .await
-            .unwrap();
+    let risk: String = desist_store::db::query_scalar(
+        "SELECT persistence FROM progress_risk WHERE subject_id = 'S1'",
+    )
+    .fetch_one(db.store.db())
+    .await
+    .unwrap();
     assert_eq!(risk, "high");
 }
 
@@ -656,7 +669,7 @@ async fn the_progress_view_shows_where_a_course_stands() {
 async fn a_runner_stopped_mid_batch_leaves_no_lock_behind() {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
-    let pool = db.store.pool().clone();
+    let pool = db.store.db().clone();
     let generation = ensure_live::<ComplianceProjection>(&pool).await.unwrap();
     let runner = Runner::new(ComplianceProjection, pool.clone()).with_options(RunnerOptions {
         batch_size: 10,
@@ -680,7 +693,7 @@ async fn a_runner_stopped_mid_batch_leaves_no_lock_behind() {
 
 /// Catches `P` up one event per batch, then rebuilds it with the default batches: work done once
 /// per batch (`Projection::finish_batch`) must give the same rows as doing it after every event.
-async fn one_event_per_batch_equals_default_batches<P: Projection>(projection: P, pool: &PgPool) {
+async fn one_event_per_batch_equals_default_batches<P: Projection>(projection: P, pool: &Db) {
     let generation = ensure_live::<P>(pool).await.unwrap();
     Runner::new(projection, pool.clone())
         .with_options(RunnerOptions {
@@ -707,7 +720,7 @@ async fn one_event_per_batch_equals_default_batches<P: Projection>(projection: P
 async fn every_view_is_the_same_whatever_the_batch_size() {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
-    let pool = db.store.pool();
+    let pool = db.store.db();
     one_event_per_batch_equals_default_batches(ProgressProjection, pool).await;
     one_event_per_batch_equals_default_batches(ComplianceProjection, pool).await;
     one_event_per_batch_equals_default_batches(OutcomesProjection, pool).await;

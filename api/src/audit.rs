@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use desist_store::db::{self, Db};
 
 use crate::graphql::context::Caller;
 
@@ -22,30 +22,37 @@ impl AuditNote {
     }
 }
 
-/// Writes one audit record for `note`.
-pub async fn write(pool: &PgPool, caller: &Caller, note: &AuditNote) -> Result<(), sqlx::Error> {
+/// Writes one audit record for `note`, with a row per subject read, in one transaction.
+pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), sqlx::Error> {
     let operations: Vec<&str> = note.operations.iter().copied().collect();
-    let subjects: Vec<&String> = note.subject_ids.iter().collect();
-    sqlx::query(
-        "INSERT INTO audit_log (actor_id, role, agency, operation, subject_ids, purpose,
+    let mut tx = pool.writer().begin().await?;
+    let id: i64 = db::query_scalar(
+        "INSERT INTO audit_log (at, actor_id, role, agency, operation, purpose,
                                 break_glass_reason, correlation_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
+    .bind(Utc::now())
     .bind(&caller.actor.id)
     .bind(caller.actor.role.as_str())
     .bind(&caller.actor.agency)
     .bind(operations.join(","))
-    .bind(&subjects)
     .bind(&caller.purpose)
     .bind(&caller.break_glass)
     .bind(&caller.correlation_id)
-    .execute(pool)
+    .fetch_one(&mut tx)
     .await?;
-    Ok(())
+    for subject_id in &note.subject_ids {
+        db::query("INSERT INTO audit_subjects (audit_id, subject_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(subject_id)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await
 }
 
 /// One audit record, as `desist audit` and the admin's `auditLog` show it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -71,15 +78,27 @@ pub struct AuditFilter {
 }
 
 /// Newest first.
-pub async fn read(pool: &PgPool, filter: &AuditFilter) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, at, actor_id, role, agency, operation, subject_ids, purpose,
-                break_glass_reason, correlation_id
-           FROM audit_log
-          WHERE ($1::text IS NULL OR $1 = ANY(subject_ids))
-            AND ($2::text IS NULL OR actor_id = $2)
-            AND ($3::timestamptz IS NULL OR at >= $3)
-            AND ($4::bigint IS NULL OR id < $4)
+pub async fn read(pool: &Db, filter: &AuditFilter) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    type Row = (
+        i64,
+        DateTime<Utc>,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let rows: Vec<Row> = db::query_as(
+        "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
+                correlation_id
+           FROM audit_log a
+          WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM audit_subjects s
+                                        WHERE s.audit_id = a.id AND s.subject_id = $1))
+            AND ($2 IS NULL OR actor_id = $2)
+            AND ($3 IS NULL OR at >= $3)
+            AND ($4 IS NULL OR id < $4)
           ORDER BY id DESC LIMIT $5",
     )
     .bind(&filter.subject_id)
@@ -87,6 +106,50 @@ pub async fn read(pool: &PgPool, filter: &AuditFilter) -> Result<Vec<AuditRecord
     .bind(filter.since)
     .bind(filter.before_id)
     .bind(filter.limit)
-    .fetch_all(pool)
-    .await
+    .fetch_all(pool.reader())
+    .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let mut subjects: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    for chunk in ids.chunks(1000) {
+        let pairs: Vec<(i64, String)> = db::query_as(format!(
+            "SELECT audit_id, subject_id FROM audit_subjects WHERE audit_id IN ({})
+              ORDER BY audit_id, subject_id",
+            db::placeholders(1, chunk.len())
+        ))
+        .bind_all(chunk.iter().copied())
+        .fetch_all(pool.reader())
+        .await?;
+        for (id, subject) in pairs {
+            subjects.entry(id).or_default().push(subject);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                at,
+                actor_id,
+                role,
+                agency,
+                operation,
+                purpose,
+                break_glass_reason,
+                correlation_id,
+            )| {
+                AuditRecord {
+                    subject_ids: subjects.remove(&id).unwrap_or_default(),
+                    id,
+                    at,
+                    actor_id,
+                    role,
+                    agency,
+                    operation,
+                    purpose,
+                    break_glass_reason,
+                    correlation_id,
+                }
+            },
+        )
+        .collect())
 }

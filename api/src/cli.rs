@@ -8,7 +8,7 @@ use crate::auth::AuthConfig;
 use crate::http::ServeConfig;
 use crate::import::{import, ImportError};
 
-use crate::config::{database_url, DEFAULT_MAX_CONNECTIONS};
+use crate::config::{database_url, LocalSecrets, DEFAULT_DATA_DIR, DEFAULT_MAX_CONNECTIONS};
 use crate::Error;
 
 #[derive(Debug, Parser)]
@@ -18,9 +18,14 @@ use crate::Error;
     about = "Desist: the system of record for stalking perpetrator intervention programmes"
 )]
 pub struct Cli {
-    /// PostgreSQL connection URL.
+    /// The database: postgres://… for production. Without it, Desist keeps everything in one
+    /// SQLite file in the data directory.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Where the embedded database (and a trial's local secrets) live [default: desist-data].
+    #[arg(long, env = "DESIST_DATA_DIR", global = true)]
+    pub data_dir: Option<std::path::PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -148,7 +153,32 @@ pub struct KeyArgs {
     pub master_key_id: Option<String>,
 }
 
+/// Whether Desist runs on its embedded default, whose trial secrets it may make itself.
+pub struct Local {
+    embedded: bool,
+    data_dir: std::path::PathBuf,
+}
+
+impl Local {
+    fn secrets(&self) -> Result<Option<LocalSecrets>, Error> {
+        if !self.embedded {
+            return Ok(None);
+        }
+        LocalSecrets::load_or_create(&self.data_dir).map(Some)
+    }
+}
+
 impl KeyArgs {
+    /// On the embedded default, a master key from the data directory when none is given.
+    pub fn or_local(mut self, local: &Local) -> Result<Self, Error> {
+        if self.master_key.is_none() {
+            if let Some(secrets) = local.secrets()? {
+                self.master_key = Some(secrets.master_key);
+            }
+        }
+        Ok(self)
+    }
+
     pub fn master_key(&self) -> Result<desist_store::sealing::MasterKey, Error> {
         let text = self.master_key.as_deref().ok_or_else(|| {
             Error::Config(
@@ -251,6 +281,17 @@ struct ServeFile {
 }
 
 impl AuthArgs {
+    /// On the embedded default, a local token secret from the data directory when neither a
+    /// secret nor an OIDC provider is given.
+    pub fn or_local(mut self, local: &Local) -> Result<Self, Error> {
+        if self.jwt_secret.is_none() && self.oidc_jwks_url.is_none() {
+            if let Some(secrets) = local.secrets()? {
+                self.jwt_secret = Some(secrets.jwt_secret);
+            }
+        }
+        Ok(self)
+    }
+
     /// Fills what the flags left unset from the config file.
     fn or_file(self, file: &ServeFile) -> Self {
         Self {
@@ -294,7 +335,11 @@ impl AuthArgs {
     }
 }
 
-fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<ServeConfig, Error> {
+fn serve_config(
+    args: ServeArgs,
+    database_url_flag: Option<String>,
+    data_dir: std::path::PathBuf,
+) -> Result<ServeConfig, Error> {
     let file: ServeFile = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -303,12 +348,17 @@ fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<Se
         }
         None => ServeFile::default(),
     };
+    let url_flag = database_url_flag.or(file.database_url.clone());
+    let local = Local {
+        embedded: url_flag.is_none(),
+        data_dir: data_dir.clone(),
+    };
     Ok(ServeConfig {
         addr: args
             .addr
             .or(file.addr)
             .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
-        database_url: database_url(database_url_flag.or(file.database_url.clone()))?,
+        database_url: database_url(url_flag, &data_dir)?,
         dev: args.dev || file.dev.unwrap_or(false),
         max_body_bytes: args
             .max_body_bytes
@@ -323,20 +373,31 @@ fn serve_config(args: ServeArgs, database_url_flag: Option<String>) -> Result<Se
                 .unwrap_or(10),
         ),
         ready_max_lag: args.ready_max_lag.or(file.ready_max_lag).unwrap_or(1000),
-        auth: args.auth.or_file(&file).config()?,
+        auth: args.auth.or_file(&file).or_local(&local)?.config()?,
         master_key: KeyArgs {
             master_key: args.keys.master_key.or(file.master_key.clone()),
             master_key_id: args.keys.master_key_id.or(file.master_key_id.clone()),
         }
+        .or_local(&local)?
         .master_key()?,
     })
 }
 
 /// Runs the command line as given.
 pub async fn run(cli: Cli) -> Result<(), Error> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+    let local = Local {
+        embedded: cli.database_url.is_none(),
+        data_dir: data_dir.clone(),
+    };
+    let url = database_url(cli.database_url.clone(), &data_dir)?;
     match cli.command {
         Command::Serve(args) => {
-            let config = serve_config(args, cli.database_url)?;
+            // The config file may name the database too.
+            let config = serve_config(args, cli.database_url, data_dir)?;
             crate::http::serve(config, None).await
         }
         Command::Schema => {
@@ -344,7 +405,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Token(args) => {
-            let config = args.auth.config()?;
+            let config = args.auth.or_local(&local)?.config()?;
             let token = crate::auth::token::mint(
                 &config,
                 &args.user,
@@ -362,11 +423,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             new_master_key,
             new_master_key_id,
         } => {
-            let current = keys.master_key()?;
+            let current = keys.or_local(&local)?.master_key()?;
             let next =
                 desist_store::sealing::MasterKey::from_base64(&new_master_key_id, &new_master_key)
                     .map_err(Error::Config)?;
-            let store = open(cli.database_url).await?.with_master_key(current);
+            let store = open(&url).await?.with_master_key(current);
             let vault = store
                 .vault()
                 .ok_or_else(|| Error::Config("no master key".into()))?;
@@ -383,8 +444,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             keys,
             auth,
         } => {
-            let master = keys.master_key()?;
-            let url = database_url(cli.database_url)?;
+            let master = keys.or_local(&local)?.master_key()?;
             Store::create_database_if_missing(&url).await?;
             let store = Store::connect(&url, DEFAULT_MAX_CONNECTIONS)
                 .await?
@@ -392,28 +452,27 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             store.migrate().await?;
             let report =
                 crate::demo::seed(&store, DomainServices::system(), seed, subjects).await?;
-            desist_projections::catch_up_all(store.pool()).await?;
+            desist_projections::catch_up_all(store.db()).await?;
             println!(
                 "demo cohort (seed {seed}): {} people, {} commands, {} recorded now",
                 report.subjects, report.commands, report.recorded
             );
-            print_sign_in(auth);
+            print_sign_in(auth.or_local(&local)?);
             Ok(())
         }
         Command::Backup { file } => {
-            let store = open(cli.database_url).await?;
+            let store = open(&url).await?;
             let mut out = std::io::BufWriter::new(
                 std::fs::File::create(&file)
                     .map_err(|e| Error::Config(format!("cannot write {}: {e}", file.display())))?,
             );
-            let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-                .fetch_one(store.pool())
+            let total: i64 = desist_store::db::query_scalar("SELECT count(*) FROM events")
+                .fetch_one(store.db())
                 .await
                 .map_err(desist_store::StoreError::from)?;
             let bar = progress_bar(total as u64, "backup");
             let counts =
-                desist_store::backup::backup(store.pool(), &mut out, |n| bar.set_position(n))
-                    .await?;
+                desist_store::backup::backup(store.db(), &mut out, |n| bar.set_position(n)).await?;
             bar.finish_and_clear();
             println!(
                 "backed up {} events, {} audit records, {} subject keys, {} identities to {}",
@@ -426,7 +485,6 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Restore { file } => {
-            let url = database_url(cli.database_url)?;
             Store::create_database_if_missing(&url).await?;
             let store = Store::connect(&url, DEFAULT_MAX_CONNECTIONS).await?;
             store.migrate().await?;
@@ -436,10 +494,10 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             );
             let bar = progress_bar(0, "restore");
             let counts =
-                desist_store::backup::restore(store.pool(), input, |n| bar.set_position(n)).await?;
+                desist_store::backup::restore(store.db(), input, |n| bar.set_position(n)).await?;
             bar.finish_and_clear();
-            desist_store::horizon::check_xid_horizon(store.pool()).await?;
-            desist_projections::catch_up_all(store.pool()).await?;
+            desist_store::horizon::check_xid_horizon(store.db()).await?;
+            desist_projections::catch_up_all(store.db()).await?;
             println!(
                 "restored {} events, {} audit records, {} subject keys, {} identities; views rebuilt",
                 counts.events, counts.audit, counts.keys, counts.identities
@@ -447,9 +505,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Audit(args) => {
-            let store = open(cli.database_url).await?;
+            let store = open(&url).await?;
             let records = crate::audit::read(
-                store.pool(),
+                store.db(),
                 &crate::audit::AuditFilter {
                     subject_id: args.subject,
                     actor_id: args.actor,
@@ -477,21 +535,20 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Migrate => {
-            let url = database_url(cli.database_url)?;
             Store::create_database_if_missing(&url).await?;
             let store = Store::connect(&url, DEFAULT_MAX_CONNECTIONS).await?;
             store.migrate().await?;
-            desist_store::horizon::check_xid_horizon(store.pool()).await?;
+            desist_store::horizon::check_xid_horizon(store.db()).await?;
             println!("database is up to date");
             Ok(())
         }
         Command::Projections { action } => {
-            let store = open(cli.database_url).await?;
+            let store = open(&url).await?;
             projections(&store, action).await
         }
         Command::Import { file, agency, keys } => {
-            let master = keys.master_key()?;
-            let store = open(cli.database_url).await?.with_master_key(master);
+            let master = keys.or_local(&local)?.master_key()?;
+            let store = open(&url).await?.with_master_key(master);
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
             let document: serde_json::Value = serde_json::from_str(&text)
@@ -525,7 +582,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 }
 
 async fn projections(store: &Store, action: ProjectionsCommand) -> Result<(), Error> {
-    let pool = store.pool();
+    let pool = store.db();
     match action {
         ProjectionsCommand::CatchUp => {
             desist_projections::catch_up_all(pool).await?;
@@ -539,7 +596,7 @@ async fn projections(store: &Store, action: ProjectionsCommand) -> Result<(), Er
                     .map(|n| n.to_string())
                     .collect(),
             };
-            let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+            let total: i64 = desist_store::db::query_scalar("SELECT count(*) FROM events")
                 .fetch_one(pool)
                 .await
                 .map_err(desist_store::StoreError::from)?;
@@ -639,10 +696,10 @@ fn print_sign_in(auth: AuthArgs) {
 }
 
 /// Connects to a migrated store.
-async fn open(database_url_flag: Option<String>) -> Result<Store, Error> {
-    let store = Store::connect(&database_url(database_url_flag)?, DEFAULT_MAX_CONNECTIONS).await?;
+async fn open(url: &str) -> Result<Store, Error> {
+    let store = Store::connect(url, DEFAULT_MAX_CONNECTIONS).await?;
     store.ensure_migrated().await?;
-    desist_store::horizon::check_xid_horizon(store.pool()).await?;
+    desist_store::horizon::check_xid_horizon(store.db()).await?;
     Ok(store)
 }
 
@@ -684,7 +741,7 @@ mod tests {
         let mut flags = args();
         flags.config = Some(file.clone());
         flags.max_depth = Some(10);
-        let config = serve_config(flags, None).unwrap();
+        let config = serve_config(flags, None, DEFAULT_DATA_DIR.into()).unwrap();
         let _ = std::fs::remove_file(&file);
         assert_eq!(config.addr.to_string(), "0.0.0.0:9000");
         assert_eq!(config.database_url, "postgres://db/desist");
@@ -702,9 +759,13 @@ mod tests {
         std::fs::write(&file, "max_detph = 8\n").unwrap();
         let mut flags = args();
         flags.config = Some(file.clone());
-        let err = serve_config(flags, Some("postgres://db/x".into()))
-            .unwrap_err()
-            .to_string();
+        let err = serve_config(
+            flags,
+            Some("postgres://db/x".into()),
+            DEFAULT_DATA_DIR.into(),
+        )
+        .unwrap_err()
+        .to_string();
         let _ = std::fs::remove_file(&file);
         assert!(err.contains("max_detph"), "{err}");
     }

@@ -4,8 +4,8 @@
 use desist_domain::enrolment::{EnrolmentEvent, EnrolmentStatus};
 use desist_domain::protection_order::{AppealOutcome, NotificationKind, OrderEvent};
 use desist_domain::subject::{RiskAssessment, SubjectEvent};
+use desist_store::db::{self, Tx};
 use desist_store::FeedEvent;
-use sqlx::PgConnection;
 
 use crate::decode::Decoded;
 use crate::projection::name_of;
@@ -34,15 +34,15 @@ impl Projection for ComplianceProjection {
         "CREATE TABLE compliance_subjects{g} (
             subject_id text PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL,
             sex text NOT NULL, offender_manager text)",
-        "CREATE INDEX ON compliance_subjects{g} (offender_manager)",
+        "CREATE INDEX compliance_subjects{g}_offender_manager ON compliance_subjects{g} (offender_manager)",
         "CREATE TABLE compliance_enrolments{g} (
             enrolment_id text PRIMARY KEY, subject_id text NOT NULL, practitioner text,
             status text NOT NULL, started_on date, ended_on date, end_kind text)",
-        "CREATE INDEX ON compliance_enrolments{g} (subject_id)",
+        "CREATE INDEX compliance_enrolments{g}_subject_id ON compliance_enrolments{g} (subject_id)",
         "CREATE TABLE compliance_pauses{g} (
             enrolment_id text NOT NULL, global_position bigint PRIMARY KEY,
             paused_on date NOT NULL, resumed_on date)",
-        "CREATE INDEX ON compliance_pauses{g} (enrolment_id)",
+        "CREATE INDEX compliance_pauses{g}_enrolment_id ON compliance_pauses{g} (enrolment_id)",
         concat!(
             "CREATE TABLE compliance_sessions{g} (",
             crate::session_columns!(),
@@ -51,12 +51,12 @@ impl Projection for ComplianceProjection {
         "CREATE TABLE compliance_enforcement{g} (
             global_position bigint PRIMARY KEY, enrolment_id text NOT NULL,
             action_on date NOT NULL, action text NOT NULL)",
-        "CREATE INDEX ON compliance_enforcement{g} (enrolment_id)",
+        "CREATE INDEX compliance_enforcement{g}_enrolment_id ON compliance_enforcement{g} (enrolment_id)",
         "CREATE TABLE compliance_orders{g} (
             order_id text PRIMARY KEY, subject_id text NOT NULL, kind text NOT NULL,
             made_on date NOT NULL, ends_on date, served_on date, discharged_on date,
             initial_notification_on date)",
-        "CREATE INDEX ON compliance_orders{g} (subject_id)",
+        "CREATE INDEX compliance_orders{g}_subject_id ON compliance_orders{g} (subject_id)",
         "CREATE TABLE compliance_breaches{g} (
             order_id text NOT NULL, breach_id text NOT NULL, condition_id text NOT NULL,
             occurred_on date NOT NULL, reported_on date NOT NULL,
@@ -71,12 +71,12 @@ impl Projection for ComplianceProjection {
             assessed_on date NOT NULL, stalker_type text NOT NULL, violence text NOT NULL,
             persistence text NOT NULL, recurrence text NOT NULL,
             psychosocial_damage text NOT NULL)",
-        "CREATE INDEX ON compliance_risk{g} (subject_id)",
+        "CREATE INDEX compliance_risk{g}_subject_id ON compliance_risk{g} (subject_id)",
     ];
 
     async fn apply(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut Tx,
         g: Generation,
         event: &Decoded,
         feed: &FeedEvent,
@@ -92,7 +92,7 @@ impl Projection for ComplianceProjection {
 }
 
 async fn subject(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     g: Generation,
     id: &str,
     event: &SubjectEvent,
@@ -103,7 +103,7 @@ async fn subject(
             demographics: d, ..
         }
         | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_subjects{g} (subject_id, area, birth_year, sex)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (subject_id) DO UPDATE SET area = $2, birth_year = $3, sex = $4",
@@ -116,7 +116,7 @@ async fn subject(
             .await?;
         }
         SubjectEvent::OffenderManagerAllocated { officer, .. } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "UPDATE compliance_subjects{g} SET offender_manager = $2 WHERE subject_id = $1",
             ))
             .bind(id)
@@ -133,7 +133,7 @@ async fn subject(
             occurred_at,
             ..
         } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_risk{g} (global_position, subject_id, assessed_on,
                     stalker_type, violence, persistence, recurrence, psychosocial_damage)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -155,12 +155,12 @@ async fn subject(
 }
 
 async fn set_status(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     g: Generation,
     id: &str,
     status: EnrolmentStatus,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&g.sql("UPDATE compliance_enrolments{g} SET status = $2 WHERE enrolment_id = $1"))
+    db::query(g.sql("UPDATE compliance_enrolments{g} SET status = $2 WHERE enrolment_id = $1"))
         .bind(id)
         .bind(name_of(&status))
         .execute(conn)
@@ -169,7 +169,7 @@ async fn set_status(
 }
 
 async fn enrolment(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     g: Generation,
     id: &str,
     event: &EnrolmentEvent,
@@ -181,7 +181,7 @@ async fn enrolment(
     }
     match event {
         E::Referred { subject_id, .. } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_enrolments{g} (enrolment_id, subject_id, status)
                  VALUES ($1, $2, 'referred')",
             ))
@@ -199,7 +199,7 @@ async fn enrolment(
             set_status(conn, g, id, status).await?;
         }
         E::Allocated { practitioner, .. } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "UPDATE compliance_enrolments{g} SET status = 'allocated', practitioner = $2
                   WHERE enrolment_id = $1",
             ))
@@ -209,7 +209,7 @@ async fn enrolment(
             .await?;
         }
         E::Started { occurred_at } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "UPDATE compliance_enrolments{g} SET status = 'active', started_on = $2
                   WHERE enrolment_id = $1",
             ))
@@ -220,7 +220,7 @@ async fn enrolment(
         }
         E::Paused { occurred_at, .. } => {
             set_status(conn, g, id, EnrolmentStatus::Paused).await?;
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_pauses{g} (enrolment_id, global_position, paused_on)
                  VALUES ($1, $2, $3)",
             ))
@@ -232,7 +232,7 @@ async fn enrolment(
         }
         E::Resumed { occurred_at } => {
             set_status(conn, g, id, EnrolmentStatus::Active).await?;
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "UPDATE compliance_pauses{g} SET resumed_on = $2
                   WHERE enrolment_id = $1 AND resumed_on IS NULL",
             ))
@@ -247,7 +247,7 @@ async fn enrolment(
             } else {
                 EnrolmentStatus::Withdrawn
             };
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "UPDATE compliance_enrolments{g} SET status = $2, end_kind = $2, ended_on = $3
                   WHERE enrolment_id = $1",
             ))
@@ -264,7 +264,7 @@ async fn enrolment(
             occurred_at,
             ..
         } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_concerns{g}
                     (enrolment_id, concern_id, raised_at, kind, notify_probation)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -281,7 +281,7 @@ async fn enrolment(
             concern_id,
             occurred_at,
         } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "UPDATE compliance_concerns{g} SET acknowledged_on = $3
                   WHERE enrolment_id = $1 AND concern_id = $2",
             ))
@@ -296,7 +296,7 @@ async fn enrolment(
             occurred_at,
             ..
         } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_enforcement{g} (global_position, enrolment_id, action_on, action)
                  VALUES ($1, $2, $3, $4)",
             ))
@@ -313,7 +313,7 @@ async fn enrolment(
 }
 
 async fn order(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     g: Generation,
     id: &str,
     event: &OrderEvent,
@@ -331,7 +331,7 @@ async fn order(
             ends_on,
             occurred_at,
         } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_orders{g} (order_id, subject_id, kind, made_on, ends_on)
                  VALUES ($1, $2, $3, $4, $5)",
             ))
@@ -344,7 +344,7 @@ async fn order(
             .await?;
         }
         E::OrderServed { occurred_at } => {
-            sqlx::query(&set("served_on"))
+            db::query(set("served_on"))
                 .bind(id)
                 .bind(occurred_at.date_naive())
                 .execute(conn)
@@ -354,14 +354,14 @@ async fn order(
             kind: NotificationKind::Initial,
             occurred_at,
         } => {
-            sqlx::query(&set("initial_notification_on"))
+            db::query(set("initial_notification_on"))
                 .bind(id)
                 .bind(occurred_at.date_naive())
                 .execute(conn)
                 .await?;
         }
         E::OrderRenewed { ends_on, .. } => {
-            sqlx::query(&set("ends_on"))
+            db::query(set("ends_on"))
                 .bind(id)
                 .bind(ends_on)
                 .execute(conn)
@@ -372,7 +372,7 @@ async fn order(
             outcome: AppealOutcome::Allowed,
             occurred_at,
         } => {
-            sqlx::query(&set("discharged_on"))
+            db::query(set("discharged_on"))
                 .bind(id)
                 .bind(occurred_at.date_naive())
                 .execute(conn)
@@ -385,7 +385,7 @@ async fn order(
             occurred_at,
             ..
         } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "INSERT INTO compliance_breaches{g}
                     (order_id, breach_id, condition_id, occurred_on, reported_on)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -404,7 +404,7 @@ async fn order(
             occurred_at,
             ..
         } => {
-            sqlx::query(&g.sql(
+            db::query(g.sql(
                 "UPDATE compliance_breaches{g}
                     SET first_outcome_on = coalesce(first_outcome_on, $3), decision = $4
                   WHERE order_id = $1 AND breach_id = $2",

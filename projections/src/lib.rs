@@ -25,15 +25,12 @@ pub use error::ProjectionError;
 pub use projection::{Generation, Projection};
 pub use runner::{Runner, RunnerOptions};
 
-use sqlx::PgPool;
+use desist_store::db::Db;
 
 /// Brings every projection's live generation up to date with everything committed, creating
 /// generations on first use.
-pub async fn catch_up_all(pool: &PgPool) -> Result<(), ProjectionError> {
-    async fn one<P: Projection + Clone>(
-        projection: P,
-        pool: &PgPool,
-    ) -> Result<(), ProjectionError> {
+pub async fn catch_up_all(pool: &Db) -> Result<(), ProjectionError> {
+    async fn one<P: Projection + Clone>(projection: P, pool: &Db) -> Result<(), ProjectionError> {
         let generation = runner::ensure_current(projection.clone(), pool).await?;
         Runner::new(projection, pool.clone())
             .catch_up(generation, |_| {})
@@ -56,7 +53,7 @@ pub const NAMES: [&str; 3] = [
 /// Rebuilds the projection called `name` beside its live generation and switches to it.
 pub async fn rebuild_by_name(
     name: &str,
-    pool: &PgPool,
+    pool: &Db,
     on_batch: impl FnMut(&runner::Progress),
 ) -> Result<(Generation, runner::Progress), ProjectionError> {
     match name {

@@ -8,8 +8,8 @@
 use desist_domain::enrolment::EnrolmentEvent;
 use desist_domain::protection_order::{AppealOutcome, NotificationKind, OrderEvent};
 use desist_domain::subject::{RiskAssessment, SubjectEvent};
+use desist_store::db::{self, Tx};
 use desist_store::FeedEvent;
-use sqlx::PgConnection;
 
 use crate::decode::Decoded;
 use crate::projection::name_of;
@@ -74,7 +74,7 @@ impl Projection for OutcomesProjection {
 
     async fn apply(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut Tx,
         g: Generation,
         event: &Decoded,
         feed: &FeedEvent,
@@ -115,17 +115,13 @@ impl Stamp<'_> {
     }
 }
 
-async fn subject(
-    conn: &mut PgConnection,
-    at: &Stamp<'_>,
-    event: &SubjectEvent,
-) -> Result<(), sqlx::Error> {
+async fn subject(conn: &mut Tx, at: &Stamp<'_>, event: &SubjectEvent) -> Result<(), sqlx::Error> {
     match event {
         SubjectEvent::SubjectRegistered {
             demographics: d, ..
         }
         | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_subjects{g} (subject_id, pos_tx, pos, area, birth_year, sex)
                  VALUES ($1, $2, $3, $4, $5, $6)",
             ))
@@ -143,7 +139,7 @@ async fn subject(
             occurred_at,
             ..
         } => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_srp{g} (subject_id, pos_tx, pos, assessed_on, stalker_type)
                  VALUES ($1, $2, $3, $4, $5)",
             ))
@@ -160,7 +156,7 @@ async fn subject(
             category,
             occurred_at,
         } => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_offences{g}
                     (subject_id, offence_id, pos_tx, pos, offence_date, category)
                  VALUES ($1, $4, $2, $3, $5, $6)",
@@ -179,7 +175,7 @@ async fn subject(
             disposal,
             occurred_at,
         } => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_offences{g}
                     (subject_id, offence_id, pos_tx, pos, offence_date, category, proven_date, disposal)
                  SELECT subject_id, offence_id, $2, $3, offence_date, category, $5, $6
@@ -204,7 +200,7 @@ const ENROLMENT_COLUMNS: &str =
     "subject_id, programme, route, referred_on, started_on, end_kind, ended_on";
 
 async fn enrolment(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     at: &Stamp<'_>,
     event: &EnrolmentEvent,
 ) -> Result<(), sqlx::Error> {
@@ -220,7 +216,7 @@ async fn enrolment(
             to,
             at: moved_to,
         }) => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_schedule{g} (enrolment_id, session_id, number, scheduled_at)
                  SELECT enrolment_id, $3, number, $4 FROM outcome_schedule{g}
                   WHERE enrolment_id = $1 AND session_id = $2",
@@ -246,7 +242,7 @@ async fn enrolment(
             route,
             occurred_at,
         } => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_enrolments{g}
                     (enrolment_id, pos_tx, pos, subject_id, programme, route, referred_on)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -271,7 +267,7 @@ async fn enrolment(
                 ENROLMENT_COLUMNS,
                 "subject_id, programme, route, referred_on, $4, end_kind, ended_on",
             );
-            sqlx::query(&sql)
+            db::query(sql)
                 .bind(at.id)
                 .bind(at.tx)
                 .bind(at.pos)
@@ -291,7 +287,7 @@ async fn enrolment(
                 ENROLMENT_COLUMNS,
                 "subject_id, programme, route, referred_on, started_on, $5, $4",
             );
-            sqlx::query(&sql)
+            db::query(sql)
                 .bind(at.id)
                 .bind(at.tx)
                 .bind(at.pos)
@@ -306,13 +302,13 @@ async fn enrolment(
 }
 
 async fn schedule(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     at: &Stamp<'_>,
     session_id: &str,
     number: u16,
     scheduled_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&at.g.sql(
+    db::query(at.g.sql(
         "INSERT INTO outcome_schedule{g} (enrolment_id, session_id, number, scheduled_at)
          VALUES ($1, $2, $3, $4)",
     ))
@@ -327,12 +323,12 @@ async fn schedule(
 
 /// A session that took place (or was missed): a new version of its row.
 async fn held(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     at: &Stamp<'_>,
     session_id: &str,
     attendance: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&at.g.sql(
+    db::query(at.g.sql(
         "INSERT INTO outcome_sessions{g}
             (enrolment_id, session_id, pos_tx, pos, number, held_at, attendance)
          SELECT enrolment_id, session_id, $2, $3, number, scheduled_at, $5
@@ -351,11 +347,7 @@ async fn held(
 const ORDER_COLUMNS: &str =
     "subject_id, made_on, ends_on, served_on, discharged_on, initial_notification_on";
 
-async fn order(
-    conn: &mut PgConnection,
-    at: &Stamp<'_>,
-    event: &OrderEvent,
-) -> Result<(), sqlx::Error> {
+async fn order(conn: &mut Tx, at: &Stamp<'_>, event: &OrderEvent) -> Result<(), sqlx::Error> {
     use OrderEvent as E;
     // Each change copies the latest row with one column replaced by $4.
     let change = |column: &str| {
@@ -373,7 +365,7 @@ async fn order(
             occurred_at,
             ..
         } => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_orders{g} (order_id, pos_tx, pos, subject_id, made_on, ends_on)
                  VALUES ($1, $2, $3, $4, $5, $6)",
             ))
@@ -392,7 +384,7 @@ async fn order(
             occurred_at,
             ..
         } => {
-            sqlx::query(&at.g.sql(
+            db::query(at.g.sql(
                 "INSERT INTO outcome_breaches{g} (order_id, breach_id, pos_tx, pos, reported_on)
                  VALUES ($1, $4, $2, $3, $5)",
             ))
@@ -421,7 +413,7 @@ async fn order(
         } => (change("discharged_on"), Some(occurred_at.date_naive())),
         _ => return Ok(()),
     };
-    sqlx::query(&sql)
+    db::query(sql)
         .bind(at.id)
         .bind(at.tx)
         .bind(at.pos)

@@ -3,8 +3,8 @@
 use cqrs_es::Aggregate;
 use desist_domain::enrolment::{Enrolment, EnrolmentEvent, EnrolmentStatus};
 use desist_domain::subject::{RiskAssessment, SubjectEvent};
+use desist_store::db::{self, Tx};
 use desist_store::FeedEvent;
-use sqlx::PgConnection;
 
 use crate::decode::Decoded;
 use crate::projection::name_of;
@@ -16,7 +16,8 @@ pub struct ProgressProjection;
 
 impl Projection for ProgressProjection {
     const NAME: &'static str = "progress";
-    const VERSION: i32 = 1;
+    /// 2: `expected_end_on` is computed by readers (date arithmetic is not portable SQL).
+    const VERSION: i32 = 2;
     const TABLES: &'static [&'static str] = &[
         "progress",
         "progress_sessions",
@@ -42,10 +43,9 @@ impl Projection for ProgressProjection {
             triggers_with_plan integer NOT NULL DEFAULT 0,
             latest_engagement integer,
             paused_since date, paused_days integer NOT NULL DEFAULT 0,
-            expected_end_on date,
             last_session_at timestamptz, next_session_at timestamptz)",
-        "CREATE INDEX ON progress{g} (subject_id)",
-        "CREATE INDEX ON progress{g} (practitioner)",
+        "CREATE INDEX progress{g}_subject_id ON progress{g} (subject_id)",
+        "CREATE INDEX progress{g}_practitioner ON progress{g} (practitioner)",
         concat!(
             "CREATE TABLE progress_sessions{g} (",
             crate::session_columns!(),
@@ -64,7 +64,7 @@ impl Projection for ProgressProjection {
 
     async fn apply(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut Tx,
         g: Generation,
         event: &Decoded,
         feed: &FeedEvent,
@@ -83,7 +83,7 @@ impl Projection for ProgressProjection {
                 ..
             }) => {
                 // Assessments can be recorded late: keep the most recent by date.
-                sqlx::query(&g.sql(
+                db::query(g.sql(
                     "INSERT INTO progress_risk{g} (subject_id, assessed_on, stalker_type, violence,
                         persistence, recurrence, psychosocial_damage)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -108,7 +108,7 @@ impl Projection for ProgressProjection {
 
     async fn finish_batch(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut Tx,
         g: Generation,
         events: &[FeedEvent],
     ) -> Result<(), sqlx::Error> {
@@ -122,17 +122,21 @@ impl Projection for ProgressProjection {
         if touched.is_empty() {
             return Ok(());
         }
-        refresh(conn, g, &touched).await
+        // Bounded lists: SQLite caps the number of values in one statement.
+        for chunk in touched.chunks(1000) {
+            refresh(conn, g, chunk).await?;
+        }
+        Ok(())
     }
 }
 
 async fn exec(
-    conn: &mut PgConnection,
-    sql: &str,
+    conn: &mut Tx,
+    sql: String,
     id: &str,
     values: &[Value<'_>],
 ) -> Result<(), sqlx::Error> {
-    let mut query = sqlx::query(sql).bind(id);
+    let mut query = db::query(sql).bind(id);
     for value in values {
         query = match value {
             Value::Text(t) => query.bind(*t),
@@ -154,7 +158,7 @@ enum Value<'a> {
 }
 
 async fn enrolment(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     g: Generation,
     id: &str,
     event: &EnrolmentEvent,
@@ -181,7 +185,7 @@ async fn enrolment(
                 desist_domain::programme::programme_id(&programme.code, &programme.version);
             exec(
                 conn,
-                &sql,
+                sql,
                 id,
                 &[
                     Text(subject_id),
@@ -201,34 +205,44 @@ async fn enrolment(
                 EnrolmentStatus::Closed
             };
             let sql = g.sql("UPDATE progress{g} SET status = $2 WHERE enrolment_id = $1");
-            exec(conn, &sql, id, &[status(s)]).await
+            exec(conn, sql, id, &[status(s)]).await
         }
         E::Allocated { practitioner, .. } => {
             let sql = g.sql(
                 "UPDATE progress{g} SET status = 'allocated', practitioner = $2 WHERE enrolment_id = $1",
             );
-            exec(conn, &sql, id, &[Text(practitioner)]).await
+            exec(conn, sql, id, &[Text(practitioner)]).await
         }
         E::Started { occurred_at } => {
             let sql = g.sql(
                 "UPDATE progress{g} SET status = 'active', started_on = $2 WHERE enrolment_id = $1",
             );
-            exec(conn, &sql, id, &[Date(occurred_at.date_naive())]).await
+            exec(conn, sql, id, &[Date(occurred_at.date_naive())]).await
         }
         E::Paused { occurred_at, .. } => {
             let sql = g.sql(
                 "UPDATE progress{g} SET status = 'paused', paused_since = $2 WHERE enrolment_id = $1",
             );
-            exec(conn, &sql, id, &[Date(occurred_at.date_naive())]).await
+            exec(conn, sql, id, &[Date(occurred_at.date_naive())]).await
         }
         E::Resumed { occurred_at } => {
+            // Date arithmetic differs between the backends; it is done here instead.
+            let since: Option<Option<chrono::NaiveDate>> = db::query_scalar(
+                g.sql("SELECT paused_since FROM progress{g} WHERE enrolment_id = $1"),
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let resumed_on = occurred_at.date_naive();
+            let days = since
+                .flatten()
+                .map_or(0, |since| (resumed_on - since).num_days().max(0));
             let sql = g.sql(
                 "UPDATE progress{g} SET status = 'active',
-                    paused_days = paused_days + ($2::date - coalesce(paused_since, $2::date)),
-                    paused_since = NULL
+                    paused_days = paused_days + $2, paused_since = NULL
                   WHERE enrolment_id = $1",
             );
-            exec(conn, &sql, id, &[Date(occurred_at.date_naive())]).await
+            exec(conn, sql, id, &[Int(days as i32)]).await
         }
         E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
             let kind = if matches!(event, E::Completed { .. }) {
@@ -241,7 +255,7 @@ async fn enrolment(
             );
             exec(
                 conn,
-                &sql,
+                sql,
                 id,
                 &[status(kind), Date(occurred_at.date_naive())],
             )
@@ -253,12 +267,12 @@ async fn enrolment(
                     "INSERT INTO progress_modules{g} (enrolment_id, module) VALUES ($1, $2)
                      ON CONFLICT DO NOTHING",
                 );
-                exec(conn, &sql, id, &[OwnedText(name_of(module))]).await?;
+                exec(conn, sql, id, &[OwnedText(name_of(module))]).await?;
             }
             if let Some(engagement) = content.engagement {
                 let sql =
                     g.sql("UPDATE progress{g} SET latest_engagement = $2 WHERE enrolment_id = $1");
-                exec(conn, &sql, id, &[Int(i32::from(engagement))]).await?;
+                exec(conn, sql, id, &[Int(i32::from(engagement))]).await?;
             }
             Ok(())
         }
@@ -267,13 +281,13 @@ async fn enrolment(
                 "INSERT INTO progress_triggers{g} (enrolment_id, trigger_id, has_plan)
                  VALUES ($1, $2, false)",
             );
-            exec(conn, &sql, id, &[Text(trigger_id)]).await
+            exec(conn, sql, id, &[Text(trigger_id)]).await
         }
         E::CopingPlanRecorded { trigger_id, .. } => {
             let sql = g.sql(
                 "UPDATE progress_triggers{g} SET has_plan = true WHERE enrolment_id = $1 AND trigger_id = $2",
             );
-            exec(conn, &sql, id, &[Text(trigger_id)]).await
+            exec(conn, sql, id, &[Text(trigger_id)]).await
         }
         _ => Ok(()),
     }
@@ -282,15 +296,11 @@ async fn enrolment(
 /// Recomputes the derived columns of the given enrolments from their sessions, modules and
 /// triggers, in one statement. Depends only on the tables' current state, so it runs once per
 /// batch for every enrolment the batch touched.
-async fn refresh(
-    conn: &mut PgConnection,
-    g: Generation,
-    enrolment_ids: &[&str],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(&g.sql(
-        "UPDATE progress{g} p SET
+async fn refresh(conn: &mut Tx, g: Generation, enrolment_ids: &[&str]) -> Result<(), sqlx::Error> {
+    db::query(g.sql(
+        "UPDATE progress{g} AS p SET
             sessions_attended = s.attended, sessions_due = s.due,
-            attendance_rate = s.attended::double precision / nullif(s.due, 0),
+            attendance_rate = CAST(s.attended AS double precision) / nullif(s.due, 0),
             absences_unacceptable = s.unacceptable, absences_acceptable = s.acceptable,
             absences_provisional = s.provisional,
             last_session_at = s.last_held, next_session_at = s.next_pending,
@@ -300,9 +310,7 @@ async fn refresh(
             triggers = (SELECT count(*) FROM progress_triggers{g} t
                          WHERE t.enrolment_id = p.enrolment_id),
             triggers_with_plan = (SELECT count(*) FROM progress_triggers{g} t
-                                   WHERE t.enrolment_id = p.enrolment_id AND t.has_plan),
-            -- One session a week, plus the weeks the course was paused.
-            expected_end_on = p.started_on + 7 * p.planned_sessions + p.paused_days
+                                   WHERE t.enrolment_id = p.enrolment_id AND t.has_plan)
           FROM (SELECT
                   e.id AS enrolment_id,
                   count(DISTINCT ps.number) FILTER (WHERE ps.state IN ('attended', 'late')) AS attended,
@@ -312,12 +320,13 @@ async fn refresh(
                   count(*) FILTER (WHERE ps.state = 'absent' AND ps.absence = 'provisional') AS provisional,
                   max(ps.scheduled_at) FILTER (WHERE ps.state IN ('attended', 'late', 'sent_home', 'absent')) AS last_held,
                   min(ps.scheduled_at) FILTER (WHERE ps.state = 'scheduled') AS next_pending
-                  FROM unnest($1::text[]) AS e(id)
+                  FROM (SELECT enrolment_id AS id FROM progress{g}
+                         WHERE enrolment_id IN ({ids})) AS e
                   LEFT JOIN progress_sessions{g} ps ON ps.enrolment_id = e.id
-                 GROUP BY e.id) s
+                 GROUP BY e.id) AS s
          WHERE p.enrolment_id = s.enrolment_id",
-    ))
-    .bind(enrolment_ids)
+    ).replace("{ids}", &db::placeholders(1, enrolment_ids.len())))
+    .bind_all(enrolment_ids.iter().copied())
     .execute(conn)
     .await?;
     Ok(())

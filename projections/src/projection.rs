@@ -2,8 +2,8 @@
 
 use std::future::Future;
 
+use desist_store::db::Tx;
 use desist_store::FeedEvent;
-use sqlx::PgConnection;
 
 use crate::decode::Decoded;
 
@@ -36,7 +36,7 @@ pub trait Projection: Send + Sync + 'static {
     /// Applies one event inside the batch's transaction.
     fn apply(
         &self,
-        conn: &mut PgConnection,
+        conn: &mut Tx,
         generation: Generation,
         event: &Decoded,
         feed: &FeedEvent,
@@ -47,7 +47,7 @@ pub trait Projection: Send + Sync + 'static {
     /// rather than once per event gives the same views for a fraction of the statements.
     fn finish_batch(
         &self,
-        _conn: &mut PgConnection,
+        _conn: &mut Tx,
         _generation: Generation,
         _events: &[FeedEvent],
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {

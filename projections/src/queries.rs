@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use desist_store::db::{self, Db};
 use desist_store::FeedPosition;
 use serde::Serialize;
-use sqlx::PgPool;
 
 use crate::measures::compliance::{
     assess, BreachFact, ComplianceStatus, ConcernFact, EnrolmentFacts, OrderFacts, SessionFact,
@@ -24,15 +24,21 @@ use crate::{Projection, ProjectionError};
 /// The compliance facts of the subjects in `only` (all subjects when `None`), from the live
 /// compliance views.
 pub async fn compliance_facts(
-    pool: &PgPool,
+    pool: &Db,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
     let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT subject_id FROM compliance_subjects WHERE ($1::text[] IS NULL OR subject_id = ANY($1))",
-    )
-    .bind(only)
-    .fetch_all(pool)
+    // `WHERE {only}`: every subject, or the ones asked for, bound from `$1` on.
+    let only_ids: Vec<String> = only.map(<[String]>::to_vec).unwrap_or_default();
+    let only = match only {
+        None => "TRUE".to_string(),
+        Some(ids) => format!("subject_id IN ({})", db::placeholders(1, ids.len())),
+    };
+    let ids: Vec<String> = db::query_scalar(format!(
+        "SELECT subject_id FROM compliance_subjects WHERE {only}"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
     .await?;
     for id in ids {
         subjects.insert(
@@ -44,13 +50,14 @@ pub async fn compliance_facts(
         );
     }
 
-    let enrolments: Vec<(String, String, Option<NaiveDate>, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT enrolment_id, subject_id, started_on, ended_on FROM compliance_enrolments
-          WHERE ($1::text[] IS NULL OR subject_id = ANY($1)) ORDER BY enrolment_id",
-    )
-    .bind(only)
-    .fetch_all(pool)
-    .await?;
+    let enrolments: Vec<(String, String, Option<NaiveDate>, Option<NaiveDate>)> =
+        db::query_as(format!(
+            "SELECT enrolment_id, subject_id, started_on, ended_on FROM compliance_enrolments
+              WHERE {only} ORDER BY enrolment_id"
+        ))
+        .bind_all(&only_ids)
+        .fetch_all(pool.reader())
+        .await?;
     let mut by_enrolment: BTreeMap<String, (String, EnrolmentFacts)> = enrolments
         .into_iter()
         .map(|(enrolment_id, subject_id, started_on, ended_on)| {
@@ -69,14 +76,14 @@ pub async fn compliance_facts(
         })
         .collect();
 
-    let pauses: Vec<(String, NaiveDate, Option<NaiveDate>)> = sqlx::query_as(
+    let pauses: Vec<(String, NaiveDate, Option<NaiveDate>)> = db::query_as(format!(
         "SELECT enrolment_id, paused_on, resumed_on FROM compliance_pauses
           WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))
-          ORDER BY global_position",
-    )
-    .bind(only)
-    .fetch_all(pool)
+                                  WHERE {only})
+          ORDER BY global_position"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
     .await?;
     for (id, from, to) in pauses {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
@@ -90,15 +97,15 @@ pub async fn compliance_facts(
         Option<String>,
         Option<NaiveDate>,
     );
-    let sessions: Vec<SessionRow> = sqlx::query_as(
+    let sessions: Vec<SessionRow> = db::query_as(format!(
         "SELECT enrolment_id, scheduled_at, state, absence, absence_resolved_on
            FROM compliance_sessions
           WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))
-          ORDER BY enrolment_id, scheduled_at",
-    )
-    .bind(only)
-    .fetch_all(pool)
+                                  WHERE {only})
+          ORDER BY enrolment_id, scheduled_at"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
     .await?;
     for (id, held_at, state, absence, absence_resolved_on) in sessions {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
@@ -110,27 +117,27 @@ pub async fn compliance_facts(
             });
         }
     }
-    let actions: Vec<(String, NaiveDate, String)> = sqlx::query_as(
+    let actions: Vec<(String, NaiveDate, String)> = db::query_as(format!(
         "SELECT enrolment_id, action_on, action FROM compliance_enforcement
           WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))
-          ORDER BY global_position",
-    )
-    .bind(only)
-    .fetch_all(pool)
+                                  WHERE {only})
+          ORDER BY global_position"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
     .await?;
     for (id, on, action) in actions {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
             e.enforcement.push((on, action));
         }
     }
-    let concerns: Vec<(String, DateTime<Utc>, bool, Option<NaiveDate>)> = sqlx::query_as(
+    let concerns: Vec<(String, DateTime<Utc>, bool, Option<NaiveDate>)> = db::query_as(format!(
         "SELECT enrolment_id, raised_at, notify_probation, acknowledged_on FROM compliance_concerns
           WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE ($1::text[] IS NULL OR subject_id = ANY($1)))",
-    )
-    .bind(only)
-    .fetch_all(pool)
+                                  WHERE {only})"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
     .await?;
     for (id, raised_at, notify_probation, acknowledged_on) in concerns {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
@@ -156,18 +163,18 @@ pub async fn compliance_facts(
         Option<NaiveDate>,
         Option<NaiveDate>,
     );
-    let orders: Vec<OrderRow> = sqlx::query_as(
+    let orders: Vec<OrderRow> = db::query_as(format!(
         "SELECT order_id, subject_id, made_on, ends_on, served_on, discharged_on,
                 initial_notification_on
-           FROM compliance_orders WHERE ($1::text[] IS NULL OR subject_id = ANY($1))
-          ORDER BY order_id",
-    )
-    .bind(only)
-    .fetch_all(pool)
+           FROM compliance_orders WHERE {only}
+          ORDER BY order_id"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
     .await?;
     let breaches: Vec<(String, NaiveDate, Option<NaiveDate>)> =
-        sqlx::query_as("SELECT order_id, reported_on, first_outcome_on FROM compliance_breaches")
-            .fetch_all(pool)
+        db::query_as("SELECT order_id, reported_on, first_outcome_on FROM compliance_breaches")
+            .fetch_all(pool.reader())
             .await?;
     let mut breaches_by_order: BTreeMap<String, Vec<BreachFact>> = BTreeMap::new();
     for (order_id, reported_on, first_outcome_on) in breaches {
@@ -193,13 +200,13 @@ pub async fn compliance_facts(
         }
     }
 
-    let srp: Vec<(String, NaiveDate, String, String, String, String)> = sqlx::query_as(
+    let srp: Vec<(String, NaiveDate, String, String, String, String)> = db::query_as(format!(
         "SELECT subject_id, assessed_on, violence, persistence, recurrence, psychosocial_damage
-           FROM compliance_risk WHERE ($1::text[] IS NULL OR subject_id = ANY($1))
-          ORDER BY global_position",
-    )
-    .bind(only)
-    .fetch_all(pool)
+           FROM compliance_risk WHERE {only}
+          ORDER BY global_position"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
     .await?;
     for (subject_id, assessed_on, a, b, c, d) in srp {
         if let Some(s) = subjects.get_mut(&subject_id) {
@@ -214,7 +221,7 @@ pub async fn compliance_facts(
 
 /// The compliance status on `as_of` of the subjects in `only` (all when `None`).
 pub async fn compliance(
-    pool: &PgPool,
+    pool: &Db,
     as_of: NaiveDate,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, ComplianceStatus>, ProjectionError> {
@@ -242,7 +249,7 @@ pub struct OutcomeReport {
 /// The outcome report as of `as_of`, from events up to `pin` (default: all the projection has
 /// applied, which is then the position reported, so the query can be repeated exactly).
 pub async fn outcome_report(
-    pool: &PgPool,
+    pool: &Db,
     as_of: NaiveDate,
     pin: Option<FeedPosition>,
     split: Split,
@@ -250,9 +257,7 @@ pub async fn outcome_report(
     let generation = live_generation(pool, OutcomesProjection::NAME)
         .await?
         .ok_or(ProjectionError::NotLive(OutcomesProjection::NAME))?;
-    let mut conn = pool.acquire().await?;
-    let reached = checkpoint(&mut conn, OutcomesProjection::NAME, generation).await?;
-    drop(conn);
+    let reached = checkpoint(pool, OutcomesProjection::NAME, generation).await?;
     let position = match pin {
         Some(pin) if pin > reached => {
             return Err(ProjectionError::NotYetProjected {
@@ -279,41 +284,44 @@ pub async fn outcome_report(
 
 /// The outcome facts as they stood at feed position `pin`.
 pub async fn outcome_facts(
-    pool: &PgPool,
+    pool: &Db,
     pin: FeedPosition,
 ) -> Result<(Vec<EnrolmentOutcome>, Vec<OrderOutcome>), ProjectionError> {
     let (tx, pos) = (pin.tx, pin.global_position);
-    let areas: BTreeMap<String, String> = sqlx::query_as::<_, (String, String)>(
-        "SELECT DISTINCT ON (subject_id) subject_id, area FROM outcome_subjects
-          WHERE (pos_tx, pos) <= ($1, $2) ORDER BY subject_id, pos_tx DESC, pos DESC",
+    let areas: BTreeMap<String, String> = db::query_as::<(String, String)>(
+        "SELECT subject_id, area
+           FROM (SELECT subject_id, area, ROW_NUMBER() OVER (PARTITION BY subject_id ORDER BY pos_tx DESC, pos DESC) AS latest
+                   FROM outcome_subjects WHERE (pos_tx, pos) <= ($1, $2)) AS t
+          WHERE latest = 1",
     )
     .bind(tx)
     .bind(pos)
-    .fetch_all(pool)
+    .fetch_all(pool.reader())
     .await?
     .into_iter()
     .collect();
     let mut srp: BTreeMap<String, Vec<(NaiveDate, String)>> = BTreeMap::new();
-    let srp_rows: Vec<(String, NaiveDate, String)> = sqlx::query_as(
+    let srp_rows: Vec<(String, NaiveDate, String)> = db::query_as(
         "SELECT subject_id, assessed_on, stalker_type FROM outcome_srp
           WHERE (pos_tx, pos) <= ($1, $2) ORDER BY pos_tx, pos",
     )
     .bind(tx)
     .bind(pos)
-    .fetch_all(pool)
+    .fetch_all(pool.reader())
     .await?;
     for (subject_id, on, stalker_type) in srp_rows {
         srp.entry(subject_id).or_default().push((on, stalker_type));
     }
     let mut offences: BTreeMap<String, Vec<OffenceFact>> = BTreeMap::new();
-    let offence_rows: Vec<(String, NaiveDate, String, Option<NaiveDate>)> = sqlx::query_as(
-        "SELECT DISTINCT ON (subject_id, offence_id) subject_id, offence_date, category, proven_date
-           FROM outcome_offences WHERE (pos_tx, pos) <= ($1, $2)
-          ORDER BY subject_id, offence_id, pos_tx DESC, pos DESC",
+    let offence_rows: Vec<(String, NaiveDate, String, Option<NaiveDate>)> = db::query_as(
+        "SELECT subject_id, offence_date, category, proven_date
+           FROM (SELECT subject_id, offence_date, category, proven_date, ROW_NUMBER() OVER (PARTITION BY subject_id, offence_id ORDER BY pos_tx DESC, pos DESC) AS latest
+                   FROM outcome_offences WHERE (pos_tx, pos) <= ($1, $2)) AS t
+          WHERE latest = 1",
     )
     .bind(tx)
     .bind(pos)
-    .fetch_all(pool)
+    .fetch_all(pool.reader())
     .await?;
     for (subject_id, offence_date, category, proven_date) in offence_rows {
         offences.entry(subject_id).or_default().push(OffenceFact {
@@ -323,14 +331,15 @@ pub async fn outcome_facts(
         });
     }
     let mut sessions: BTreeMap<String, Vec<HeldSession>> = BTreeMap::new();
-    let session_rows: Vec<(String, i32, DateTime<Utc>, String)> = sqlx::query_as(
-        "SELECT DISTINCT ON (enrolment_id, session_id) enrolment_id, number, held_at, attendance
-           FROM outcome_sessions WHERE (pos_tx, pos) <= ($1, $2)
-          ORDER BY enrolment_id, session_id, pos_tx DESC, pos DESC",
+    let session_rows: Vec<(String, i32, DateTime<Utc>, String)> = db::query_as(
+        "SELECT enrolment_id, number, held_at, attendance
+           FROM (SELECT enrolment_id, number, held_at, attendance, ROW_NUMBER() OVER (PARTITION BY enrolment_id, session_id ORDER BY pos_tx DESC, pos DESC) AS latest
+                   FROM outcome_sessions WHERE (pos_tx, pos) <= ($1, $2)) AS t
+          WHERE latest = 1",
     )
     .bind(tx)
     .bind(pos)
-    .fetch_all(pool)
+    .fetch_all(pool.reader())
     .await?;
     for (enrolment_id, number, held_at, attendance) in session_rows {
         sessions.entry(enrolment_id).or_default().push(HeldSession {
@@ -349,15 +358,17 @@ pub async fn outcome_facts(
         Option<String>,
         Option<NaiveDate>,
     );
-    let rows: Vec<EnrolmentRow> = sqlx::query_as(
-        "SELECT DISTINCT ON (enrolment_id) enrolment_id, subject_id, programme, route,
+    let rows: Vec<EnrolmentRow> = db::query_as(
+        "SELECT enrolment_id, subject_id, programme, route,
                 referred_on, started_on, end_kind, ended_on
-           FROM outcome_enrolments WHERE (pos_tx, pos) <= ($1, $2)
-          ORDER BY enrolment_id, pos_tx DESC, pos DESC",
+           FROM (SELECT enrolment_id, subject_id, programme, route,
+                referred_on, started_on, end_kind, ended_on, ROW_NUMBER() OVER (PARTITION BY enrolment_id ORDER BY pos_tx DESC, pos DESC) AS latest
+                   FROM outcome_enrolments WHERE (pos_tx, pos) <= ($1, $2)) AS t
+          WHERE latest = 1",
     )
     .bind(tx)
     .bind(pos)
-    .fetch_all(pool)
+    .fetch_all(pool.reader())
     .await?;
     let enrolments = rows
         .into_iter()
@@ -388,23 +399,25 @@ pub async fn outcome_facts(
         Option<NaiveDate>,
         Option<NaiveDate>,
     );
-    let order_rows: Vec<OrderRow> = sqlx::query_as(
-        "SELECT DISTINCT ON (order_id) order_id, made_on, ends_on, served_on, discharged_on,
+    let order_rows: Vec<OrderRow> = db::query_as(
+        "SELECT order_id, made_on, ends_on, served_on, discharged_on,
                 initial_notification_on
-           FROM outcome_orders WHERE (pos_tx, pos) <= ($1, $2)
-          ORDER BY order_id, pos_tx DESC, pos DESC",
+           FROM (SELECT order_id, made_on, ends_on, served_on, discharged_on,
+                initial_notification_on, ROW_NUMBER() OVER (PARTITION BY order_id ORDER BY pos_tx DESC, pos DESC) AS latest
+                   FROM outcome_orders WHERE (pos_tx, pos) <= ($1, $2)) AS t
+          WHERE latest = 1",
     )
     .bind(tx)
     .bind(pos)
-    .fetch_all(pool)
+    .fetch_all(pool.reader())
     .await?;
     let mut reports: BTreeMap<String, Vec<NaiveDate>> = BTreeMap::new();
-    let breach_rows: Vec<(String, NaiveDate)> = sqlx::query_as(
+    let breach_rows: Vec<(String, NaiveDate)> = db::query_as(
         "SELECT order_id, reported_on FROM outcome_breaches WHERE (pos_tx, pos) <= ($1, $2)",
     )
     .bind(tx)
     .bind(pos)
-    .fetch_all(pool)
+    .fetch_all(pool.reader())
     .await?;
     for (order_id, reported_on) in breach_rows {
         reports.entry(order_id).or_default().push(reported_on);

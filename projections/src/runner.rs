@@ -3,16 +3,16 @@
 //! Each batch of events and the checkpoint after it are written in one transaction, so every
 //! event changes the views exactly once: a crash before commit rolls the batch back and the
 //! next run starts again from the same checkpoint. One runner per projection generation runs at
-//! a time, across processes (a session advisory lock). Runners wake on the `desist_events`
-//! notification and also poll, in case a notification is missed.
+//! a time ([`Db::try_lock`]: across processes on PostgreSQL). Runners wake when events commit
+//! (PostgreSQL's `desist_events` notification, or the SQLite writer's signal) and also poll, in
+//! case a wake-up is missed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use desist_store::db::{self, Db, Lock};
 use desist_store::feed::{has_events_after, read_after};
 use desist_store::FeedPosition;
-use sqlx::postgres::PgListener;
-use sqlx::{Connection, PgConnection, PgPool};
 
 use crate::decode::decode;
 use crate::registry::{self, checkpoint, ensure_live, live_generation};
@@ -40,7 +40,7 @@ impl Default for RunnerOptions {
 
 pub struct Runner<P: Projection> {
     projection: P,
-    pool: PgPool,
+    db: Db,
     options: RunnerOptions,
 }
 
@@ -53,10 +53,10 @@ pub struct Progress {
 }
 
 impl<P: Projection> Runner<P> {
-    pub fn new(projection: P, pool: PgPool) -> Self {
+    pub fn new(projection: P, db: Db) -> Self {
         Self {
             projection,
-            pool,
+            db,
             options: RunnerOptions::default(),
         }
     }
@@ -66,28 +66,13 @@ impl<P: Projection> Runner<P> {
         self
     }
 
-    /// Takes the generation's lock on a dedicated connection, or reports that another runner
-    /// has it. The connection is not from the pool: if this runner stops in any way, dropping
-    /// it ends the session and so releases the lock (a pooled connection would keep it).
-    async fn lock(&self, generation: Generation) -> Result<PgConnection, ProjectionError> {
-        let options = (*self.pool.connect_options()).clone();
-        let mut conn = PgConnection::connect_with(&options).await?;
+    /// Takes the generation's lock, or reports that another runner has it.
+    async fn lock(&self, generation: Generation) -> Result<Lock, ProjectionError> {
         let key = lock_key(P::NAME, generation);
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-            .bind(&key)
-            .fetch_one(&mut conn)
-            .await?;
-        if !locked {
-            return Err(ProjectionError::Busy(key));
+        match self.db.try_lock(&key).await? {
+            Some(lock) => Ok(lock),
+            None => Err(ProjectionError::Busy(key)),
         }
-        Ok(conn)
-    }
-
-    async fn unlock(&self, conn: &mut PgConnection, generation: Generation) {
-        let _ = sqlx::query("SELECT pg_advisory_unlock(hashtext($1))")
-            .bind(lock_key(P::NAME, generation))
-            .execute(&mut *conn)
-            .await;
     }
 
     /// Applies everything committed so far to `generation`, waiting for transactions still
@@ -98,29 +83,28 @@ impl<P: Projection> Runner<P> {
         generation: Generation,
         mut on_batch: impl FnMut(&Progress),
     ) -> Result<Progress, ProjectionError> {
-        let mut conn = self.lock(generation).await?;
-        let result = self.drain(&mut conn, generation, &mut on_batch).await;
-        self.unlock(&mut conn, generation).await;
+        let lock = self.lock(generation).await?;
+        let result = self.drain(generation, &mut on_batch).await;
+        lock.release().await;
         result
     }
 
     async fn drain(
         &self,
-        conn: &mut PgConnection,
         generation: Generation,
         on_batch: &mut impl FnMut(&Progress),
     ) -> Result<Progress, ProjectionError> {
         let mut progress = Progress {
-            checkpoint: checkpoint(conn, P::NAME, generation).await?,
+            checkpoint: checkpoint(&self.db, P::NAME, generation).await?,
             ..Progress::default()
         };
         loop {
-            let applied = self.apply_batch(conn, generation, &mut progress).await?;
+            let applied = self.apply_batch(generation, &mut progress).await?;
             if applied > 0 {
                 on_batch(&progress);
                 continue;
             }
-            if !has_events_after(&mut *conn, progress.checkpoint).await? {
+            if !has_events_after(self.db.writer(), progress.checkpoint).await? {
                 return Ok(progress);
             }
             // Events exist beyond the checkpoint but the horizon hides them: an earlier
@@ -132,16 +116,20 @@ impl<P: Projection> Runner<P> {
     /// Reads and applies one batch; returns how many events it applied.
     async fn apply_batch(
         &self,
-        conn: &mut PgConnection,
         generation: Generation,
         progress: &mut Progress,
     ) -> Result<usize, ProjectionError> {
-        let events = read_after(&mut *conn, progress.checkpoint, self.options.batch_size).await?;
+        let events = read_after(
+            self.db.reader(),
+            progress.checkpoint,
+            self.options.batch_size,
+        )
+        .await?;
         let Some(last) = events.last() else {
             return Ok(0);
         };
         let next = last.position;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.db.writer().begin().await?;
         for event in &events {
             let outcome = match decode(event) {
                 Ok(decoded) => self
@@ -153,7 +141,7 @@ impl<P: Projection> Runner<P> {
             };
             if let Err(reason) = outcome {
                 drop(tx);
-                return Err(stopped_at(conn, P::NAME, generation, event, reason).await);
+                return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await);
             }
         }
         if let Err(e) = self
@@ -163,14 +151,14 @@ impl<P: Projection> Runner<P> {
         {
             drop(tx);
             let reason = format!("finishing the batch ending here: {e}");
-            return Err(stopped_at(conn, P::NAME, generation, last, reason).await);
+            return Err(stopped_at(&self.db, P::NAME, generation, last, reason).await);
         }
-        sqlx::query(
+        db::query(
             "UPDATE projection_generations \
                 SET checkpoint_tx = $3, checkpoint_position = $4, \
                     events_applied = events_applied + $5, \
                     failed_position = NULL, failed_event_type = NULL, failure = NULL, \
-                    updated_at = now() \
+                    updated_at = $6 \
               WHERE name = $1 AND generation = $2",
         )
         .bind(P::NAME)
@@ -178,7 +166,8 @@ impl<P: Projection> Runner<P> {
         .bind(next.tx)
         .bind(next.global_position)
         .bind(events.len() as i64)
-        .execute(&mut *tx)
+        .bind(chrono::Utc::now())
+        .execute(&mut tx)
         .await?;
         if let Some(crash) = &self.options.crash_before_commit {
             if crash(events.len()) {
@@ -202,12 +191,11 @@ impl<P: Projection> Runner<P> {
     ) -> Result<(), ProjectionError> {
         // Runners start with a generation built by this code (see `ensure_current`).
         tokio::pin!(shutdown);
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen("desist_events").await?;
+        let mut committed = self.db.subscribe_events().await?;
         loop {
-            let generation = match live_generation(&self.pool, P::NAME).await? {
+            let generation = match live_generation(&self.db, P::NAME).await? {
                 Some(generation) => generation,
-                None => ensure_live::<P>(&self.pool).await?,
+                None => ensure_live::<P>(&self.db).await?,
             };
             match self.catch_up(generation, |_| {}).await {
                 Ok(_) | Err(ProjectionError::Busy(_)) => {}
@@ -218,7 +206,7 @@ impl<P: Projection> Runner<P> {
             }
             tokio::select! {
                 _ = &mut shutdown => return Ok(()),
-                _ = listener.recv() => {}
+                _ = committed.next() => {}
                 _ = tokio::time::sleep(self.options.poll_interval) => {}
             }
         }
@@ -232,15 +220,15 @@ fn lock_key(name: &str, generation: Generation) -> String {
 /// Remembers where and why a projection stopped, for `desist projections status`, and returns
 /// the error that says so.
 async fn stopped_at(
-    conn: &mut PgConnection,
+    db: &Db,
     name: &'static str,
     generation: Generation,
     event: &desist_store::FeedEvent,
     reason: String,
 ) -> ProjectionError {
-    let result = sqlx::query(
+    let result = db::query(
         "UPDATE projection_generations \
-            SET failed_position = $3, failed_event_type = $4, failure = $5, updated_at = now() \
+            SET failed_position = $3, failed_event_type = $4, failure = $5, updated_at = $6 \
           WHERE name = $1 AND generation = $2",
     )
     .bind(name)
@@ -248,7 +236,8 @@ async fn stopped_at(
     .bind(event.position.global_position)
     .bind(&event.event_type)
     .bind(&reason)
-    .execute(&mut *conn)
+    .bind(chrono::Utc::now())
+    .execute(db)
     .await;
     if let Err(e) = result {
         tracing::error!(projection = name, error = %e, "could not record the projection's failure");
@@ -265,7 +254,7 @@ async fn stopped_at(
 /// live once it has caught up. `on_batch` hears progress.
 pub async fn rebuild<P: Projection>(
     projection: P,
-    pool: &PgPool,
+    pool: &Db,
     on_batch: impl FnMut(&Progress),
 ) -> Result<(Generation, Progress), ProjectionError> {
     let generation = registry::create_building::<P>(pool).await?;
@@ -281,7 +270,7 @@ pub async fn rebuild<P: Projection>(
 /// rebuilt beside the old one (then switched to) when the code's `VERSION` changed.
 pub async fn ensure_current<P: Projection>(
     projection: P,
-    pool: &PgPool,
+    pool: &Db,
 ) -> Result<Generation, ProjectionError> {
     match registry::live_version(pool, P::NAME).await? {
         Some(version) if version == P::VERSION => registry::ensure_live::<P>(pool).await,

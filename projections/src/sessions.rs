@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use desist_domain::enrolment::{AbsenceResolution, Attendance, CancelledBy, EnrolmentEvent};
-use sqlx::PgConnection;
+use desist_store::db::{self, Tx};
 
 use crate::Generation;
 
@@ -127,7 +127,7 @@ macro_rules! session_columns {
 
 /// Applies `change` to the session table `table` of generation `g`.
 pub async fn apply(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     g: Generation,
     table: &str,
     enrolment_id: &str,
@@ -140,7 +140,7 @@ pub async fn apply(
             number,
             at,
         } => {
-            sqlx::query(&sql(
+            db::query(sql(
                 "INSERT INTO {table}{g} (enrolment_id, session_id, number, scheduled_at, state)
                  VALUES ($1, $2, $3, $4, 'scheduled')",
             ))
@@ -152,7 +152,7 @@ pub async fn apply(
             .await?;
         }
         SessionChange::Moved { from, to, at } => {
-            sqlx::query(&sql(
+            db::query(sql(
                 "INSERT INTO {table}{g} (enrolment_id, session_id, number, scheduled_at, state)
                  SELECT enrolment_id, $3, number, $4, 'scheduled' FROM {table}{g}
                   WHERE enrolment_id = $1 AND session_id = $2",
@@ -175,7 +175,7 @@ pub async fn apply(
             absence,
             on,
         } => {
-            sqlx::query(&sql(
+            db::query(sql(
                 "UPDATE {table}{g} SET absence = $3, absence_resolved_on = $4
                   WHERE enrolment_id = $1 AND session_id = $2",
             ))
@@ -191,14 +191,14 @@ pub async fn apply(
 }
 
 async fn set(
-    conn: &mut PgConnection,
+    conn: &mut Tx,
     sql: &impl Fn(&str) -> String,
     enrolment_id: &str,
     session_id: &str,
     state: &str,
     absence: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&sql(
+    db::query(sql(
         "UPDATE {table}{g} SET state = $3, absence = $4, absence_resolved_on = NULL
           WHERE enrolment_id = $1 AND session_id = $2",
     ))

@@ -9,15 +9,18 @@
 
 use std::io::{BufRead, Write};
 
+use crate::db::{self, Db};
+use crate::feed::{stored_after, Reach};
+use crate::FeedPosition;
+use crate::{Backend, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgPool;
 
-use crate::StoreError;
+/// Events are read in pages of this many, inside the backup's one snapshot.
+const PAGE: i64 = 5_000;
 
 pub const FORMAT: &str = "desist-backup/1";
 
@@ -85,16 +88,13 @@ fn write_line(out: &mut impl Write, line: &Line) -> Result<(), StoreError> {
 
 /// Writes a backup of `pool` to `out`, one JSON object per line. `on_event` hears the count.
 pub async fn backup(
-    pool: &PgPool,
+    db: &Db,
     out: &mut impl Write,
     mut on_event: impl FnMut(u64),
 ) -> Result<Counts, StoreError> {
     let mut counts = Counts::default();
     // One snapshot for the whole backup: a consistent cut of every table.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = db.reader().begin_snapshot().await?;
     write_line(
         out,
         &Line::Header {
@@ -102,48 +102,26 @@ pub async fn backup(
             created_at: Utc::now(),
         },
     )?;
-    {
-        type Row = (
-            String,
-            String,
-            i64,
-            String,
-            String,
-            Value,
-            Value,
-            DateTime<Utc>,
-            String,
-        );
-        let mut rows = sqlx::query_as::<_, Row>(
-            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload,
-                    metadata, recorded_at, event_id::text
-               FROM events ORDER BY tx, global_position",
-        )
-        .fetch(&mut *tx);
-        while let Some((
-            aggregate_type,
-            aggregate_id,
-            sequence,
-            event_type,
-            event_version,
-            payload,
-            metadata,
-            recorded_at,
-            event_id,
-        )) = rows.try_next().await?
-        {
+    let mut after = FeedPosition::START;
+    loop {
+        let page = stored_after(&mut tx, after, PAGE, Reach::Visible).await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.position;
+        for event in page {
             write_line(
                 out,
                 &Line::Event {
-                    aggregate_type,
-                    aggregate_id,
-                    sequence,
-                    event_type,
-                    event_version,
-                    payload,
-                    metadata,
-                    recorded_at,
-                    event_id,
+                    aggregate_type: event.aggregate_type,
+                    aggregate_id: event.aggregate_id,
+                    sequence: event.sequence,
+                    event_type: event.event_type,
+                    event_version: event.event_version,
+                    payload: event.payload,
+                    metadata: event.metadata,
+                    recorded_at: event.recorded_at,
+                    event_id: event.event_id,
                 },
             )?;
             counts.events += 1;
@@ -153,34 +131,35 @@ pub async fn backup(
         }
     }
     type AuditRow = (
+        i64,
         DateTime<Utc>,
         String,
         String,
         String,
         String,
-        Vec<String>,
         Option<String>,
         Option<String>,
         String,
     );
-    let audit: Vec<AuditRow> = sqlx::query_as(
-        "SELECT at, actor_id, role, agency, operation, subject_ids, purpose, break_glass_reason,
+    let audit: Vec<AuditRow> = db::query_as(
+        "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
                 correlation_id FROM audit_log ORDER BY id",
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
-    for (
-        at,
-        actor_id,
-        role,
-        agency,
-        operation,
-        subject_ids,
-        purpose,
-        break_glass_reason,
-        correlation_id,
-    ) in audit
+    let mut audited: std::collections::HashMap<i64, Vec<String>> = Default::default();
+    let pairs: Vec<(i64, String)> = db::query_as(
+        "SELECT audit_id, subject_id FROM audit_subjects ORDER BY audit_id, subject_id",
+    )
+    .fetch_all(&mut tx)
+    .await?;
+    for (id, subject) in pairs {
+        audited.entry(id).or_default().push(subject);
+    }
+    for (id, at, actor_id, role, agency, operation, purpose, break_glass_reason, correlation_id) in
+        audit
     {
+        let subject_ids = audited.remove(&id).unwrap_or_default();
         write_line(
             out,
             &Line::Audit {
@@ -197,10 +176,10 @@ pub async fn backup(
         )?;
         counts.audit += 1;
     }
-    let keys: Vec<(String, String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    let keys: Vec<(String, String, Vec<u8>, Vec<u8>)> = db::query_as(
         "SELECT subject_id, master_key_id, nonce, wrapped_key FROM subject_keys ORDER BY subject_id",
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
     for (subject_id, master_key_id, nonce, wrapped) in keys {
         write_line(
@@ -214,10 +193,10 @@ pub async fn backup(
         )?;
         counts.keys += 1;
     }
-    let identities: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+    let identities: Vec<(String, Vec<u8>, Vec<u8>)> = db::query_as(
         "SELECT subject_id, nonce, ciphertext FROM identity_vault ORDER BY subject_id",
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut tx)
     .await?;
     for (subject_id, nonce, ciphertext) in identities {
         write_line(
@@ -231,8 +210,8 @@ pub async fn backup(
         counts.identities += 1;
     }
     let erased: Vec<(String, DateTime<Utc>)> =
-        sqlx::query_as("SELECT subject_id, erased_at FROM erased_subjects ORDER BY subject_id")
-            .fetch_all(&mut *tx)
+        db::query_as("SELECT subject_id, erased_at FROM erased_subjects ORDER BY subject_id")
+            .fetch_all(&mut tx)
             .await?;
     for (subject_id, erased_at) in erased {
         write_line(
@@ -257,12 +236,12 @@ fn bytes(text: &str) -> Result<Vec<u8>, StoreError> {
 
 /// Restores a backup into an empty, migrated store, in one transaction: all or nothing.
 pub async fn restore(
-    pool: &PgPool,
+    db: &Db,
     input: impl BufRead,
     mut on_event: impl FnMut(u64),
 ) -> Result<Counts, StoreError> {
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(pool)
+    let existing: i64 = db::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(db.writer())
         .await?;
     if existing > 0 {
         return Err(StoreError::Backup(
@@ -270,7 +249,11 @@ pub async fn restore(
         ));
     }
     let mut counts = Counts::default();
-    let mut tx = pool.begin().await?;
+    let mut tx = db.writer().begin().await?;
+    let event_id_type = match db.backend() {
+        Backend::Postgres => "::uuid",
+        Backend::Sqlite => "",
+    };
     let mut header_seen = false;
     for (number, line) in input.lines().enumerate() {
         let line = line.map_err(|e| StoreError::Backup(e.to_string()))?;
@@ -302,11 +285,11 @@ pub async fn restore(
                 recorded_at,
                 event_id,
             } => {
-                sqlx::query(
+                db::query(format!(
                     "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
                         event_version, payload, metadata, recorded_at, event_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid)",
-                )
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9{event_id_type})"
+                ))
                 .bind(aggregate_type)
                 .bind(aggregate_id)
                 .bind(sequence)
@@ -316,7 +299,7 @@ pub async fn restore(
                 .bind(metadata)
                 .bind(recorded_at)
                 .bind(event_id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
                 counts.events += 1;
                 if counts.events % 1000 == 0 {
@@ -334,22 +317,28 @@ pub async fn restore(
                 break_glass_reason,
                 correlation_id,
             } => {
-                sqlx::query(
-                    "INSERT INTO audit_log (at, actor_id, role, agency, operation, subject_ids,
+                let id: i64 = db::query_scalar(
+                    "INSERT INTO audit_log (at, actor_id, role, agency, operation,
                         purpose, break_glass_reason, correlation_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
                 )
                 .bind(at)
                 .bind(actor_id)
                 .bind(role)
                 .bind(agency)
                 .bind(operation)
-                .bind(subject_ids)
                 .bind(purpose)
                 .bind(break_glass_reason)
                 .bind(correlation_id)
-                .execute(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
+                for subject_id in subject_ids {
+                    db::query("INSERT INTO audit_subjects (audit_id, subject_id) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(subject_id)
+                        .execute(&mut tx)
+                        .await?;
+                }
                 counts.audit += 1;
             }
             Line::Key {
@@ -358,7 +347,7 @@ pub async fn restore(
                 nonce,
                 wrapped_key,
             } => {
-                sqlx::query(
+                db::query(
                     "INSERT INTO subject_keys (subject_id, master_key_id, nonce, wrapped_key)
                      VALUES ($1, $2, $3, $4)",
                 )
@@ -366,7 +355,7 @@ pub async fn restore(
                 .bind(master_key_id)
                 .bind(bytes(&nonce)?)
                 .bind(bytes(&wrapped_key)?)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
                 counts.keys += 1;
             }
@@ -375,13 +364,13 @@ pub async fn restore(
                 nonce,
                 ciphertext,
             } => {
-                sqlx::query(
+                db::query(
                     "INSERT INTO identity_vault (subject_id, nonce, ciphertext) VALUES ($1, $2, $3)",
                 )
                 .bind(subject_id)
                 .bind(bytes(&nonce)?)
                 .bind(bytes(&ciphertext)?)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
                 counts.identities += 1;
             }
@@ -389,10 +378,10 @@ pub async fn restore(
                 subject_id,
                 erased_at,
             } => {
-                sqlx::query("INSERT INTO erased_subjects (subject_id, erased_at) VALUES ($1, $2)")
+                db::query("INSERT INTO erased_subjects (subject_id, erased_at) VALUES ($1, $2)")
                     .bind(subject_id)
                     .bind(erased_at)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
                 counts.erased += 1;
             }

@@ -6,11 +6,10 @@ use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use desist_domain::upcasting::upcasters;
 use desist_domain::{DomainError, DomainServices};
-use postgres_es::PostgresEventRepository;
 use rand::Rng;
 use serde::Serialize;
-use sqlx::PgPool;
 
+use crate::db::{self, Db, EventRepository};
 use crate::sealing::SealingRepository;
 use crate::{CommandError, CommandMetadata, Store, StoreError};
 
@@ -22,7 +21,7 @@ const BASE_BACKOFF: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_AGGREGATE_ID_LEN: usize = 200;
 
-type PgEventStore<A> = PersistedEventStore<SealingRepository<PostgresEventRepository>, A>;
+type SealedEventStore<A> = PersistedEventStore<SealingRepository<EventRepository>, A>;
 
 /// What a recorded command produced: the range of events it added to its aggregate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,18 +37,17 @@ pub struct CommandOutcome {
 
 /// Runs commands for one aggregate type.
 pub struct CommandBus<A: Aggregate> {
-    cqrs: CqrsFramework<A, PgEventStore<A>>,
-    events: PgEventStore<A>,
-    pool: PgPool,
+    cqrs: CqrsFramework<A, SealedEventStore<A>>,
+    events: SealedEventStore<A>,
+    db: Db,
     max_attempts: u32,
 }
 
-fn event_store<A: Aggregate>(store: &Store) -> PgEventStore<A> {
-    let pool = store.pool().clone();
+fn event_store<A: Aggregate>(store: &Store) -> SealedEventStore<A> {
     let repository = SealingRepository::new(
-        PostgresEventRepository::new(pool.clone()),
+        EventRepository::new(store.db()),
         store.vault().cloned(),
-        pool,
+        store.db().clone(),
     );
     PersistedEventStore::new_event_store(repository).with_upcasters(upcasters())
 }
@@ -60,11 +58,10 @@ where
     A::Command: Serialize + Clone + Send + Sync,
 {
     pub fn new(store: &Store, services: DomainServices) -> Self {
-        let pool = store.pool().clone();
         Self {
             cqrs: CqrsFramework::new(event_store(store), vec![], services),
             events: event_store(store),
-            pool,
+            db: store.db().clone(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
     }
@@ -88,17 +85,21 @@ where
         metadata.validate()?;
         validate_aggregate_id(aggregate_id)?;
         let name = command_name(&command);
-        let event_metadata = metadata.to_event_metadata(&name);
         for attempt in 0..self.max_attempts {
             if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
                 return Ok(outcome);
             }
             let result = self
                 .cqrs
-                .execute_with_metadata(aggregate_id, command.clone(), event_metadata.clone())
+                .execute_with_metadata(
+                    aggregate_id,
+                    command.clone(),
+                    metadata.to_event_metadata(&name),
+                )
                 .await;
             match result {
                 Ok(()) => {
+                    self.db.events_committed();
                     return self
                         .recorded(metadata, &name, aggregate_id)
                         .await?
@@ -128,7 +129,14 @@ where
                 {
                     return Err(CommandError::Rejected(DomainError::SubjectErased));
                 }
-                Err(other) => return Err(CommandError::EventStore(other.to_string())),
+                Err(other) => {
+                    // A concurrent attempt with the same command id may have won the race;
+                    // then the store refused this one, and the answer is the original outcome.
+                    if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
+                        return Ok(outcome);
+                    }
+                    return Err(CommandError::EventStore(other.to_string()));
+                }
             }
         }
         if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
@@ -158,12 +166,12 @@ where
         name: &str,
         aggregate_id: &str,
     ) -> Result<Option<CommandOutcome>, CommandError> {
-        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
+        let row: Option<(String, String, String, i64, i64)> = db::query_as(
             "SELECT command, aggregate_type, aggregate_id, first_sequence, last_sequence \
              FROM command_log WHERE command_id = $1",
         )
         .bind(&metadata.command_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.writer())
         .await
         .map_err(StoreError::from)?;
         let Some((command, aggregate_type, recorded_id, first_sequence, last_sequence)) = row
@@ -221,10 +229,18 @@ pub async fn recorded_command_ids(
     store: &Store,
     command_ids: &[String],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT command_id FROM command_log WHERE command_id = ANY($1)")
-            .bind(command_ids)
-            .fetch_all(store.pool())
+    let mut recorded = std::collections::HashSet::new();
+    // Bounded lists: SQLite caps the number of values in one statement.
+    for chunk in command_ids.chunks(1000) {
+        let sql = format!(
+            "SELECT command_id FROM command_log WHERE command_id IN ({})",
+            db::placeholders(1, chunk.len())
+        );
+        let ids: Vec<String> = db::query_scalar(sql)
+            .bind_all(chunk)
+            .fetch_all(store.db().reader())
             .await?;
-    Ok(ids.into_iter().collect())
+        recorded.extend(ids);
+    }
+    Ok(recorded)
 }

@@ -6,6 +6,8 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("backup: {0}")]
     Backup(String),
     #[error("sealing: {0}")]

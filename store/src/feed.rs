@@ -5,14 +5,17 @@
 //! reader only reads events whose writing transaction is below `pg_snapshot_xmin` (every such
 //! transaction has ended, committed or not), ordered by `(tx, global_position)`. Everything below
 //! the horizon is final, so a checkpoint in that order is a stable prefix of the feed.
+//!
+//! On SQLite one writer commits at a time, so the position a trigger hands out at insert is
+//! already commit order (see migrations/sqlite/0001_event_store.sql).
 
 use chrono::{DateTime, Utc};
 use desist_domain::upcasting::upcast;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::PgExecutor;
 
-use crate::StoreError;
+use crate::db::{self, Pool, Target};
+use crate::{Backend, StoreError};
 
 /// A place in the feed. `FeedPosition::START` is before every event.
 #[derive(
@@ -31,7 +34,8 @@ impl FeedPosition {
     };
 }
 
-/// One event as a projection sees it: upcast to its current version.
+/// One event as a projection sees it: upcast to its current version (or as stored, from
+/// [`stored_after`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedEvent {
     pub position: FeedPosition,
@@ -60,26 +64,78 @@ type FeedRow = (
     DateTime<Utc>,
 );
 
-/// Up to `limit` events after `after`, in feed order, from the finished part of the log only.
-pub async fn read_after<'c>(
-    executor: impl PgExecutor<'c>,
+/// Up to `limit` events after `after`, in feed order, from the finished part of the log only,
+/// upcast to their current versions.
+pub async fn read_after(
+    pool: Pool<'_>,
     after: FeedPosition,
     limit: i64,
 ) -> Result<Vec<FeedEvent>, StoreError> {
-    let rows: Vec<FeedRow> = sqlx::query_as(
-        "SELECT tx::text::bigint, global_position, event_id::text, aggregate_type, aggregate_id, \
-                sequence, event_type, event_version, payload, metadata, recorded_at \
-           FROM events \
-          WHERE (tx, global_position) > ($1::text::xid8, $2) \
-            AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
-          ORDER BY tx, global_position \
-          LIMIT $3",
-    )
-    .bind(after.tx.to_string())
-    .bind(after.global_position)
-    .bind(limit)
-    .fetch_all(executor)
-    .await?;
+    let mut events = stored_after(pool, after, limit, Reach::Finished).await?;
+    for event in &mut events {
+        let payload = std::mem::take(&mut event.payload);
+        let (version, payload) = upcast(&event.event_type, &event.event_version, payload);
+        event.event_version = version;
+        event.payload = payload;
+    }
+    Ok(events)
+}
+
+/// How far a read of the feed may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Only where every writing transaction has ended: what a tailing reader may checkpoint.
+    Finished,
+    /// Everything the reader's transaction sees: for a backup taken in one snapshot.
+    Visible,
+}
+
+/// Up to `limit` events after `after`, in feed order, as stored (not upcast).
+///
+/// PostgreSQL orders by `(tx, global_position)`; `Reach::Finished` stops below the transaction
+/// horizon. SQLite: one writer at a time, so every committed event is final and positions are
+/// in commit order; `tx` is always 0.
+pub async fn stored_after<'e>(
+    target: impl Into<Target<'e>>,
+    after: FeedPosition,
+    limit: i64,
+    reach: Reach,
+) -> Result<Vec<FeedEvent>, StoreError> {
+    let target = target.into();
+    let backend = target.backend();
+    let sql = match (backend, reach) {
+        (Backend::Postgres, Reach::Finished) => {
+            "SELECT tx::text::bigint, global_position, event_id::text, aggregate_type, aggregate_id, \
+                    sequence, event_type, event_version, payload, metadata, recorded_at \
+               FROM events \
+              WHERE (tx, global_position) > ($1::text::xid8, $2) \
+                AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
+              ORDER BY tx, global_position \
+              LIMIT $3"
+        }
+        (Backend::Postgres, Reach::Visible) => {
+            "SELECT tx::text::bigint, global_position, event_id::text, aggregate_type, aggregate_id, \
+                    sequence, event_type, event_version, payload, metadata, recorded_at \
+               FROM events \
+              WHERE (tx, global_position) > ($1::text::xid8, $2) \
+              ORDER BY tx, global_position \
+              LIMIT $3"
+        }
+        (Backend::Sqlite, _) => {
+            "SELECT 0, p.global_position, e.event_id, e.aggregate_type, e.aggregate_id, \
+                    e.sequence, e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at \
+               FROM event_positions p \
+               JOIN events e ON e.aggregate_type = p.aggregate_type \
+                            AND e.aggregate_id = p.aggregate_id AND e.sequence = p.sequence \
+              WHERE p.global_position > $2 \
+              ORDER BY p.global_position \
+              LIMIT $3"
+        }
+    };
+    let rows: Vec<FeedRow> = bind_position(db::query_as(sql), backend, after)
+        .bind(limit)
+        .fetch_all(target)
+        .await?;
     Ok(rows.into_iter().map(feed_event).collect())
 }
 
@@ -92,12 +148,11 @@ fn feed_event(row: FeedRow) -> FeedEvent {
         aggregate_id,
         sequence,
         event_type,
-        stored_version,
+        event_version,
         payload,
         metadata,
         recorded_at,
     ) = row;
-    let (event_version, payload) = upcast(&event_type, &stored_version, payload);
     FeedEvent {
         position: FeedPosition {
             tx,
@@ -117,36 +172,58 @@ fn feed_event(row: FeedRow) -> FeedEvent {
 
 /// Whether any committed or in-flight event lies beyond `position` (in feed order), whether or
 /// not the horizon lets it be read yet.
-pub async fn has_events_after<'c>(
-    executor: impl PgExecutor<'c>,
-    position: FeedPosition,
-) -> Result<bool, StoreError> {
-    let more: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE (tx, global_position) > ($1::text::xid8, $2))",
-    )
-    .bind(position.tx.to_string())
-    .bind(position.global_position)
-    .fetch_one(executor)
-    .await?;
-    Ok(more)
+pub async fn has_events_after(pool: Pool<'_>, position: FeedPosition) -> Result<bool, StoreError> {
+    Ok(events_after(pool, position).await? > 0)
+}
+
+/// How many events lie beyond `position` in feed order (a projection's lag).
+pub async fn events_after(pool: Pool<'_>, position: FeedPosition) -> Result<i64, StoreError> {
+    let sql = match pool.backend() {
+        Backend::Postgres => {
+            "SELECT count(*) FROM events WHERE (tx, global_position) > ($1::text::xid8, $2)"
+        }
+        Backend::Sqlite => "SELECT count(*) FROM event_positions WHERE global_position > $2",
+    };
+    let (count,) = bind_position(db::query_as::<(i64,)>(sql), pool.backend(), position)
+        .fetch_one(pool)
+        .await?;
+    Ok(count)
+}
+
+/// Binds a feed position as `$1` (the transaction, PostgreSQL only) and `$2`.
+fn bind_position<T>(query: db::Query<T>, backend: Backend, position: FeedPosition) -> db::Query<T> {
+    match backend {
+        Backend::Postgres => query
+            .bind(position.tx.to_string())
+            .bind(position.global_position),
+        // `$2` without `$1`: SQLite numbers parameters by name, so `$1` is simply unused.
+        Backend::Sqlite => query.bind(None::<String>).bind(position.global_position),
+    }
 }
 
 /// Where the event `sequence` of an aggregate sits in the feed.
-pub async fn position_of<'c>(
-    executor: impl PgExecutor<'c>,
+pub async fn position_of(
+    pool: Pool<'_>,
     aggregate_type: &str,
     aggregate_id: &str,
     sequence: i64,
 ) -> Result<Option<FeedPosition>, StoreError> {
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT tx::text::bigint, global_position FROM events
-          WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-    )
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .bind(sequence)
-    .fetch_optional(executor)
-    .await?;
+    let sql = match pool.backend() {
+        Backend::Postgres => {
+            "SELECT tx::text::bigint, global_position FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3"
+        }
+        Backend::Sqlite => {
+            "SELECT 0, global_position FROM event_positions
+              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3"
+        }
+    };
+    let row: Option<(i64, i64)> = db::query_as(sql)
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(sequence)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.map(|(tx, global_position)| FeedPosition {
         tx,
         global_position,
@@ -165,18 +242,18 @@ pub struct HistoryEntry {
 }
 
 /// Every event of one aggregate, in order, upcast to the current version.
-pub async fn history<'c>(
-    executor: impl PgExecutor<'c>,
+pub async fn history(
+    pool: Pool<'_>,
     aggregate_type: &str,
     aggregate_id: &str,
 ) -> Result<Vec<HistoryEntry>, StoreError> {
-    let rows: Vec<(i64, String, String, Value, Value, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<(i64, String, String, Value, Value, DateTime<Utc>)> = db::query_as(
         "SELECT sequence, event_type, event_version, payload, metadata, recorded_at FROM events
           WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
     )
     .bind(aggregate_type)
     .bind(aggregate_id)
-    .fetch_all(executor)
+    .fetch_all(pool)
     .await?;
     Ok(rows
         .into_iter()

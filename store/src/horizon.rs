@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use crate::Db;
 
 use crate::StoreError;
 
@@ -12,7 +12,11 @@ use crate::StoreError;
 /// stored `tx` values stay high: new events would sort before old ones and feed readers would
 /// skip them. Advance the counter past the stored maximum before serving
 /// (docs/architecture.md, "Restores").
-pub async fn check_xid_horizon(pool: &PgPool) -> Result<(), StoreError> {
+/// SQLite has no transaction ids: nothing to check.
+pub async fn check_xid_horizon(db: &Db) -> Result<(), StoreError> {
+    let Db::Postgres(pool) = db else {
+        return Ok(());
+    };
     let (next, stored): (i64, Option<i64>) = sqlx::query_as(
         "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
                 (SELECT tx::text::bigint FROM events ORDER BY tx DESC LIMIT 1)",
@@ -40,9 +44,13 @@ pub struct LongTransaction {
 /// Transactions open longer than `older_than`. While one is open, no event written after it
 /// started reaches the projections, so operators should hear about it.
 pub async fn long_running_transactions(
-    pool: &PgPool,
+    db: &Db,
     older_than: Duration,
 ) -> Result<Vec<LongTransaction>, StoreError> {
+    // On SQLite the one writer is this process's; readers never hold the feed back.
+    let Db::Postgres(pool) = db else {
+        return Ok(Vec::new());
+    };
     let rows: Vec<(i32, i64, String, String)> = sqlx::query_as(
         "SELECT pid, extract(epoch FROM now() - xact_start)::bigint, \
                 coalesce(application_name, ''), coalesce(state, '') \

@@ -56,9 +56,13 @@ impl CommandMetadata {
 
     /// The map cqrs-es stores with each event. `command` names the command so the command log
     /// can tell a reused id from a retry.
+    /// The metadata stored with each event. `attempt` is fresh for every try of a command:
+    /// the SQLite command log tells one writer's events from another's by it.
     pub(crate) fn to_event_metadata(&self, command: &str) -> HashMap<String, String> {
+        let attempt = format!("{:032x}", rand::random::<u128>());
         HashMap::from([
             ("command_id".into(), self.command_id.clone()),
+            ("attempt".into(), attempt),
             ("command".into(), command.to_string()),
             ("correlation_id".into(), self.correlation_id.clone()),
             ("actor_id".into(), self.actor.id.clone()),

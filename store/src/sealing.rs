@@ -19,8 +19,8 @@ use cqrs_es::persist::{
 use cqrs_es::Aggregate;
 use rand::RngCore;
 use serde_json::{json, Map, Value};
-use sqlx::PgPool;
 
+use crate::db::{self, Db};
 use crate::StoreError;
 
 const NONCE_BYTES: usize = 12;
@@ -68,7 +68,7 @@ fn crypto_error(what: &str) -> StoreError {
 
 /// Subjects' keys and identities.
 pub struct KeyVault {
-    pool: PgPool,
+    db: Db,
     master: MasterKey,
 }
 
@@ -80,15 +80,15 @@ enum SubjectKey {
 }
 
 impl KeyVault {
-    pub fn new(pool: PgPool, master: MasterKey) -> Self {
-        Self { pool, master }
+    pub fn new(db: Db, master: MasterKey) -> Self {
+        Self { db, master }
     }
 
     async fn key(&self, subject_id: &str) -> Result<SubjectKey, StoreError> {
         let row: Option<(Vec<u8>, Vec<u8>)> =
-            sqlx::query_as("SELECT nonce, wrapped_key FROM subject_keys WHERE subject_id = $1")
+            db::query_as("SELECT nonce, wrapped_key FROM subject_keys WHERE subject_id = $1")
                 .bind(subject_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.writer())
                 .await?;
         if let Some((nonce, wrapped)) = row {
             let key = self
@@ -105,12 +105,11 @@ impl KeyVault {
             let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| crypto_error("bad key"))?;
             return Ok(SubjectKey::Key(Box::new(cipher)));
         }
-        let erased: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM erased_subjects WHERE subject_id = $1)",
-        )
-        .bind(subject_id)
-        .fetch_one(&self.pool)
-        .await?;
+        let erased: bool =
+            db::query_scalar("SELECT EXISTS (SELECT 1 FROM erased_subjects WHERE subject_id = $1)")
+                .bind(subject_id)
+                .fetch_one(self.db.writer())
+                .await?;
         Ok(if erased {
             SubjectKey::Erased
         } else {
@@ -140,7 +139,7 @@ impl KeyVault {
             )
             .map_err(|_| crypto_error("cannot wrap a subject key"))?;
         // Two writers may race to create the key: the first wins, the other reads it.
-        sqlx::query(
+        db::query(
             "INSERT INTO subject_keys (subject_id, master_key_id, nonce, wrapped_key)
              VALUES ($1, $2, $3, $4) ON CONFLICT (subject_id) DO NOTHING",
         )
@@ -148,7 +147,7 @@ impl KeyVault {
         .bind(&self.master.id)
         .bind(nonce.as_slice())
         .bind(&wrapped)
-        .execute(&self.pool)
+        .execute(self.db.writer())
         .await?;
         match self.key(subject_id).await? {
             SubjectKey::Key(cipher) => Ok(*cipher),
@@ -215,14 +214,15 @@ impl KeyVault {
                 },
             )
             .map_err(|_| crypto_error("cannot seal an identity"))?;
-        sqlx::query(
+        db::query(
             "INSERT INTO identity_vault (subject_id, nonce, ciphertext) VALUES ($1, $2, $3)
-             ON CONFLICT (subject_id) DO UPDATE SET nonce = $2, ciphertext = $3, updated_at = now()",
+             ON CONFLICT (subject_id) DO UPDATE SET nonce = $2, ciphertext = $3, updated_at = $4",
         )
         .bind(subject_id)
         .bind(nonce.as_slice())
         .bind(&ciphertext)
-        .execute(&self.pool)
+        .bind(chrono::Utc::now())
+        .execute(self.db.writer())
         .await?;
         Ok(())
     }
@@ -236,9 +236,9 @@ impl KeyVault {
             SubjectKey::Key(cipher) => *cipher,
         };
         let row: Option<(Vec<u8>, Vec<u8>)> =
-            sqlx::query_as("SELECT nonce, ciphertext FROM identity_vault WHERE subject_id = $1")
+            db::query_as("SELECT nonce, ciphertext FROM identity_vault WHERE subject_id = $1")
                 .bind(subject_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.db.writer())
                 .await?;
         let Some((nonce, ciphertext)) = row else {
             return Ok(None);
@@ -259,11 +259,16 @@ impl KeyVault {
     /// Re-wraps every subject key under `next` (master key rotation). One transaction: either
     /// every key moves to the new master key or none does. Returns how many keys moved.
     pub async fn rewrap_all(&self, next: &MasterKey) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "SELECT subject_id, nonce, wrapped_key FROM subject_keys ORDER BY subject_id FOR UPDATE",
-        )
-        .fetch_all(&mut *tx)
+        // The transaction holds the write lock on SQLite; on PostgreSQL the rows are locked.
+        let mut tx = self.db.writer().begin().await?;
+        let lock = match self.db.backend() {
+            crate::Backend::Postgres => " FOR UPDATE",
+            crate::Backend::Sqlite => "",
+        };
+        let rows: Vec<(String, Vec<u8>, Vec<u8>)> = db::query_as(format!(
+            "SELECT subject_id, nonce, wrapped_key FROM subject_keys ORDER BY subject_id{lock}"
+        ))
+        .fetch_all(&mut tx)
         .await?;
         let mut moved = 0;
         for (subject_id, nonce, wrapped) in rows {
@@ -280,7 +285,7 @@ impl KeyVault {
                 .cipher
                 .encrypt(Nonce::from_slice(&fresh), Payload { msg: &key, aad })
                 .map_err(|_| crypto_error("cannot wrap a subject key"))?;
-            sqlx::query(
+            db::query(
                 "UPDATE subject_keys SET master_key_id = $2, nonce = $3, wrapped_key = $4
                   WHERE subject_id = $1",
             )
@@ -288,15 +293,13 @@ impl KeyVault {
             .bind(&next.id)
             .bind(fresh.as_slice())
             .bind(&rewrapped)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             moved += 1;
         }
         tx.commit().await?;
         // The old wrappings linger as dead rows until the table is rewritten.
-        sqlx::query("VACUUM FULL subject_keys")
-            .execute(&self.pool)
-            .await?;
+        self.db.rewrite_tables(&["subject_keys"]).await?;
         Ok(moved)
     }
 
@@ -304,27 +307,22 @@ impl KeyVault {
     /// event and backup made from now on, is unreadable. The key table is rewritten so that no
     /// dead copy of the key lingers in its files.
     pub async fn erase(&self, subject_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO erased_subjects (subject_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        let mut tx = self.db.writer().begin().await?;
+        db::query("INSERT INTO erased_subjects (subject_id) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(subject_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM identity_vault WHERE subject_id = $1")
+        db::query("DELETE FROM identity_vault WHERE subject_id = $1")
             .bind(subject_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM subject_keys WHERE subject_id = $1")
+        db::query("DELETE FROM subject_keys WHERE subject_id = $1")
             .bind(subject_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
-        // VACUUM FULL writes the live rows to new files and removes the old ones (it cannot
-        // run inside a transaction).
-        sqlx::query("VACUUM FULL subject_keys")
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("VACUUM FULL identity_vault")
-            .execute(&self.pool)
+        self.db
+            .rewrite_tables(&["subject_keys", "identity_vault"])
             .await?;
         Ok(())
     }
@@ -436,12 +434,12 @@ fn open_values(value: &mut Value, subject_id: &str, key: &SubjectKey) -> Result<
 pub struct SealingRepository<R> {
     inner: R,
     vault: Option<Arc<KeyVault>>,
-    pool: PgPool,
+    db: Db,
 }
 
 impl<R> SealingRepository<R> {
-    pub fn new(inner: R, vault: Option<Arc<KeyVault>>, pool: PgPool) -> Self {
-        Self { inner, vault, pool }
+    pub fn new(inner: R, vault: Option<Arc<KeyVault>>, db: Db) -> Self {
+        Self { inner, vault, db }
     }
 
     /// Whose key seals an aggregate's text: a subject's own id, or the subject its first event
@@ -467,12 +465,12 @@ impl<R> SealingRepository<R> {
         if first.sequence == 1 {
             return Ok(named(&first.payload));
         }
-        let payload: Option<Value> = sqlx::query_scalar(
+        let payload: Option<Value> = db::query_scalar(
             "SELECT payload FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = 1",
         )
         .bind(&first.aggregate_type)
         .bind(&first.aggregate_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.writer())
         .await
         .map_err(|e| PersistenceError::ConnectionError(Box::new(e)))?;
         Ok(payload.as_ref().and_then(named))

@@ -1,5 +1,9 @@
-//! Shared set-up for tests that need PostgreSQL: each test gets its own database, created
-//! fresh and dropped afterwards (even when the test panics), so tests run in parallel and repeat.
+//! Shared set-up for tests that need a database: each test gets its own, created fresh and
+//! dropped afterwards (even when the test panics), so tests run in parallel and repeat.
+//!
+//! The backend is a matrix dimension: `DESIST_TEST_BACKEND=sqlite` runs every test on an
+//! SQLite file in a temporary directory, anything else (the default) on a new PostgreSQL
+//! database. `scripts/test` runs the suite once per backend.
 #![allow(dead_code)]
 
 pub mod scenario;
@@ -8,8 +12,25 @@ pub mod server;
 use chrono::{DateTime, TimeZone, Utc};
 use desist_api::WriteSide;
 use desist_domain::{Actor, DomainServices, Role};
-use desist_store::{CommandMetadata, Store};
+use desist_store::{Backend, CommandMetadata, Store};
 use sqlx::{Connection, Executor, PgConnection};
+
+/// The backend this run of the suite tests.
+pub fn backend() -> Backend {
+    match std::env::var("DESIST_TEST_BACKEND").as_deref() {
+        Ok("sqlite") => Backend::Sqlite,
+        _ => Backend::Postgres,
+    }
+}
+
+/// True (and says so) when a test is about behaviour only `backend` has.
+pub fn only_on(backend: Backend) -> bool {
+    if self::backend() != backend {
+        eprintln!("skipped: this test is about {backend:?} only");
+        return false;
+    }
+    true
+}
 
 /// The server tests create their databases on. Override with DESIST_TEST_DATABASE_URL.
 pub fn server_url() -> String {
@@ -34,24 +55,25 @@ impl TestDb {
     /// A new database with no schema.
     pub async fn empty() -> Self {
         let name = format!("desist_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&server_url())
-            .await
-            .expect("PostgreSQL is reachable (see README: tests need it)");
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .expect("create test database");
-        let url = database_url(&name);
-        let store = Store::connect(&url, 20).await.expect("connect test db");
-        Self { name, url, store }
+        if backend() == Backend::Postgres {
+            let mut admin = PgConnection::connect(&server_url())
+                .await
+                .expect("PostgreSQL is reachable (see README: tests need it)");
+            admin
+                .execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create test database");
+        }
+        Self::adopt(&name).await
     }
 }
 
 impl TestDb {
-    /// Takes charge of a database something else created, so it is dropped after the test.
+    /// Takes charge of a database something else created (or will create), so it is dropped
+    /// after the test.
     pub async fn adopt(name: &str) -> Self {
         let url = database_url(name);
-        let store = Store::connect(&url, 5).await.expect("connect adopted db");
+        let store = Store::connect(&url, 20).await.expect("connect test db");
         Self {
             name: name.to_string(),
             url,
@@ -60,14 +82,28 @@ impl TestDb {
     }
 }
 
+/// The URL of the test database called `name` on this run's backend.
 pub fn database_url(name: &str) -> String {
-    let server = server_url();
-    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
-    format!("{base}/{name}")
+    match backend() {
+        Backend::Postgres => {
+            let server = server_url();
+            let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(&server);
+            format!("{base}/{name}")
+        }
+        Backend::Sqlite => format!("sqlite://{}", sqlite_dir(name).join("desist.db").display()),
+    }
+}
+
+fn sqlite_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(name)
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if backend() == Backend::Sqlite {
+            let _ = std::fs::remove_dir_all(sqlite_dir(&self.name));
+            return;
+        }
         // Drop runs outside async code (and during panics): use a thread with its own runtime.
         let name = self.name.clone();
         let handle = std::thread::spawn(move || {
@@ -129,7 +165,7 @@ pub async fn feed_at_least(
 ) -> Vec<desist_store::FeedEvent> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let events = desist_store::feed::read_after(store.pool(), after, 100_000)
+        let events = desist_store::feed::read_after(store.db().reader(), after, 100_000)
             .await
             .expect("feed reads");
         if events.len() >= count || std::time::Instant::now() > deadline {
@@ -158,8 +194,8 @@ pub fn import_services() -> DomainServices {
 }
 
 pub async fn count_events(store: &Store) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(store.pool())
+    desist_store::db::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(store.db())
         .await
         .expect("count events")
 }
@@ -182,4 +218,59 @@ pub async fn import_fixture_sealed(db: &TestDb) -> Store {
     let sealed = db.store.clone().with_master_key(server::master_key());
     import_pilot(&sealed).await;
     sealed
+}
+
+/// Every row of `table` (or view) as text, sorted, leaving out the `without` columns. The same
+/// on both backends, so views can be compared before and after a rebuild or a restore.
+pub async fn table_rows(db: &desist_store::Db, table: &str, without: &[&str]) -> Vec<String> {
+    let sql = match db.backend() {
+        Backend::Postgres => {
+            "SELECT column_name::text FROM information_schema.columns
+              WHERE table_name = $1 AND table_schema = current_schema() ORDER BY ordinal_position"
+        }
+        Backend::Sqlite => "SELECT name FROM pragma_table_info($1) ORDER BY cid",
+    };
+    let columns: Vec<String> = desist_store::db::query_scalar(sql)
+        .bind(table)
+        .fetch_all(db.reader())
+        .await
+        .expect("columns");
+    assert!(!columns.is_empty(), "{table} has columns");
+    let text = |c: &str| match db.backend() {
+        Backend::Postgres => format!("CAST({c} AS text)"),
+        // Blobs (nonces, ciphertext) as hex: their bytes are not text.
+        Backend::Sqlite => {
+            format!("CASE WHEN typeof({c}) = 'blob' THEN hex({c}) ELSE CAST({c} AS text) END")
+        }
+    };
+    let row = columns
+        .iter()
+        .filter(|c| !without.contains(&c.as_str()))
+        .map(|c| format!("'{c}=' || coalesce({}, 'NULL')", text(c)))
+        .collect::<Vec<_>>()
+        .join(" || ', ' || ");
+    let mut rows: Vec<String> =
+        desist_store::db::query_scalar(format!("SELECT {row} FROM {table}"))
+            .fetch_all(db.reader())
+            .await
+            .expect("rows");
+    rows.sort();
+    rows
+}
+
+/// Whether a table (not a view) of this name exists.
+pub async fn table_exists(db: &desist_store::Db, table: &str) -> bool {
+    let sql = match db.backend() {
+        Backend::Postgres => {
+            "SELECT count(*) FROM information_schema.tables
+              WHERE table_name = $1 AND table_type = 'BASE TABLE'"
+        }
+        Backend::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+    };
+    let count: i64 = desist_store::db::query_scalar(sql)
+        .bind(table)
+        .fetch_one(db.reader())
+        .await
+        .expect("table lookup");
+    count > 0
 }

@@ -34,13 +34,15 @@ pub fn config(db: &TestDb) -> ServeConfig {
     }
 }
 
+/// A master key for tests only, as configuration gives it (base64).
+pub fn master_key_text() -> &'static str {
+    "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE="
+}
+
 /// A master key for tests only.
 pub fn master_key() -> desist_store::sealing::MasterKey {
-    desist_store::sealing::MasterKey::from_base64(
-        "test-master",
-        "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=",
-    )
-    .expect("test master key")
+    desist_store::sealing::MasterKey::from_base64("test-master", master_key_text())
+        .expect("test master key")
 }
 
 pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
@@ -95,10 +97,10 @@ impl TestServer {
     pub async fn views_caught_up(&self) {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let lag = desist_projections::registry::max_live_lag(self.db.store.pool())
+            let lag = desist_projections::registry::max_live_lag(self.db.store.db())
                 .await
                 .unwrap_or(i64::MAX);
-            let live = desist_projections::registry::status(self.db.store.pool())
+            let live = desist_projections::registry::status(self.db.store.db())
                 .await
                 .map(|s| s.iter().filter(|g| g.status == "live").count())
                 .unwrap_or(0);

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use desist_domain::Role;
-use sqlx::PgPool;
+use desist_store::Db;
 
 /// A set of records a caller may reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl Caseload {
     }
 
     /// Looks the caseload up in the views.
-    pub async fn of(role: Role, user: &str, pool: &PgPool) -> Result<Self, sqlx::Error> {
+    pub async fn of(role: Role, user: &str, pool: &Db) -> Result<Self, sqlx::Error> {
         Ok(match role {
             Role::Admin | Role::System => Self {
                 subjects: Visible::All,
@@ -65,11 +65,11 @@ impl Caseload {
                 orders: Visible::All,
             },
             Role::Therapist => {
-                let rows: Vec<(String, String)> = sqlx::query_as(
+                let rows: Vec<(String, String)> = desist_store::db::query_as(
                     "SELECT enrolment_id, subject_id FROM progress WHERE practitioner = $1",
                 )
                 .bind(user)
-                .fetch_all(pool)
+                .fetch_all(pool.reader())
                 .await?;
                 Self {
                     subjects: Visible::Only(rows.iter().map(|r| r.1.clone()).collect()),
@@ -78,28 +78,33 @@ impl Caseload {
                 }
             }
             Role::ProbationOfficer => {
-                let subjects: HashSet<String> = sqlx::query_scalar(
+                let subjects: HashSet<String> = desist_store::db::query_scalar(
                     "SELECT subject_id FROM compliance_subjects WHERE offender_manager = $1",
                 )
                 .bind(user)
-                .fetch_all(pool)
+                .fetch_all(pool.reader())
                 .await?
                 .into_iter()
                 .collect();
-                let ids: Vec<String> = subjects.iter().cloned().collect();
-                let enrolments = sqlx::query_scalar(
-                    "SELECT enrolment_id FROM progress WHERE subject_id = ANY($1)",
+                // By join, not by a list of ids: a caseload can be longer than a statement
+                // may carry values.
+                let enrolments = desist_store::db::query_scalar(
+                    "SELECT p.enrolment_id FROM progress p
+                       JOIN compliance_subjects s ON s.subject_id = p.subject_id
+                      WHERE s.offender_manager = $1",
                 )
-                .bind(&ids)
-                .fetch_all(pool)
+                .bind(user)
+                .fetch_all(pool.reader())
                 .await?
                 .into_iter()
                 .collect();
-                let orders = sqlx::query_scalar(
-                    "SELECT order_id FROM compliance_orders WHERE subject_id = ANY($1)",
+                let orders = desist_store::db::query_scalar(
+                    "SELECT o.order_id FROM compliance_orders o
+                       JOIN compliance_subjects s ON s.subject_id = o.subject_id
+                      WHERE s.offender_manager = $1",
                 )
-                .bind(&ids)
-                .fetch_all(pool)
+                .bind(user)
+                .fetch_all(pool.reader())
                 .await?
                 .into_iter()
                 .collect();

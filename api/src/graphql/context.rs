@@ -62,7 +62,7 @@ impl Caller {
     }
 
     /// The caller's caseload, looked up once per request.
-    pub async fn caseload(&self, pool: &sqlx::PgPool) -> Result<&Caseload, sqlx::Error> {
+    pub async fn caseload(&self, pool: &desist_store::Db) -> Result<&Caseload, sqlx::Error> {
         self.caseload
             .get_or_try_init(|| Caseload::of(self.actor.role, &self.actor.id, pool))
             .await
@@ -107,9 +107,9 @@ impl AppContext {
     /// Waits (up to `view_wait`) until every live view has applied the command's events, so
     /// the object a mutation returns shows what it just recorded.
     pub async fn wait_for_views(&self, outcome: &CommandOutcome) {
-        let pool = self.store.pool();
+        let pool = self.store.db();
         let Ok(Some(position)) = desist_store::feed::position_of(
-            pool,
+            pool.writer(),
             &outcome.aggregate_type,
             &outcome.aggregate_id,
             outcome.last_sequence,

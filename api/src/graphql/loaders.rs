@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::PgPool;
+use desist_store::db::{self, Db};
 
 /// One row of the `progress` view.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -34,6 +34,8 @@ pub struct ProgressRow {
     pub triggers_with_plan: i32,
     pub latest_engagement: Option<i32>,
     pub paused_days: i32,
+    /// One session a week from the start, plus the days paused; computed on load.
+    #[sqlx(skip)]
     pub expected_end_on: Option<NaiveDate>,
     pub last_session_at: Option<DateTime<Utc>>,
     pub next_session_at: Option<DateTime<Utc>>,
@@ -43,7 +45,17 @@ pub const PROGRESS_COLUMNS: &str = "enrolment_id, subject_id, programme, planned
     min_attended, route, practitioner, status, referred_on, started_on, ended_on, end_kind, \
     sessions_attended, sessions_due, attendance_rate, absences_unacceptable, absences_acceptable, \
     absences_provisional, modules_covered, triggers, triggers_with_plan, latest_engagement, \
-    paused_days, expected_end_on, last_session_at, next_session_at";
+    paused_days, last_session_at, next_session_at";
+
+impl ProgressRow {
+    pub(crate) fn with_expected_end(mut self) -> Self {
+        let days = 7 * i64::from(self.planned_sessions) + i64::from(self.paused_days);
+        self.expected_end_on = self
+            .started_on
+            .and_then(|start| start.checked_add_days(chrono::Days::new(days.max(0) as u64)));
+        self
+    }
+}
 
 /// One row of the `compliance_subjects` view.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -74,8 +86,43 @@ pub const ORDER_COLUMNS: &str = "order_id, subject_id, kind, made_on, ends_on, s
     discharged_on, initial_notification_on";
 
 pub struct ViewLoader {
-    pub pool: PgPool,
+    pub pool: Db,
 }
+
+/// Rows of `sql` whose key is one of `keys` (`{keys}` in the SQL marks the list).
+async fn load_by_keys<R: LoadedRow>(
+    db: &Db,
+    sql: String,
+    keys: &[String],
+) -> Result<Vec<R>, Arc<sqlx::Error>> {
+    let mut rows = Vec::with_capacity(keys.len());
+    // Bounded lists: SQLite caps the number of values in one statement.
+    for chunk in keys.chunks(1000) {
+        let sql = sql.replace("{keys}", &db::placeholders(1, chunk.len()));
+        let loaded: Vec<R> = db::query_as(sql)
+            .bind_all(chunk)
+            .fetch_all(db.reader())
+            .await
+            .map_err(Arc::new)?;
+        rows.extend(loaded.into_iter().map(LoadedRow::completed));
+    }
+    Ok(rows)
+}
+
+/// A row as loaders return it, with anything computed on load filled in.
+trait LoadedRow: db::Row {
+    fn completed(self) -> Self {
+        self
+    }
+}
+
+impl LoadedRow for ProgressRow {
+    fn completed(self) -> Self {
+        self.with_expected_end()
+    }
+}
+impl LoadedRow for SubjectRow {}
+impl LoadedRow for OrderRow {}
 
 /// Loaders keyed by plain ids; one struct per kind of row (a loader is keyed by type).
 pub struct ProgressLoader(pub ViewLoader);
@@ -89,12 +136,7 @@ macro_rules! loader {
             type Error = Arc<sqlx::Error>;
 
             async fn load(&self, keys: &[String]) -> Result<HashMap<String, $row>, Self::Error> {
-                let sql: String = $sql;
-                let rows: Vec<$row> = sqlx::query_as(&sql)
-                    .bind(keys)
-                    .fetch_all(&self.0.pool)
-                    .await
-                    .map_err(Arc::new)?;
+                let rows: Vec<$row> = load_by_keys(&self.0.pool, $sql, keys).await?;
                 Ok(rows.into_iter().map(|r| (r.$key.clone(), r)).collect())
             }
         }
@@ -104,19 +146,19 @@ macro_rules! loader {
 loader!(
     ProgressLoader,
     ProgressRow,
-    format!("SELECT {PROGRESS_COLUMNS} FROM progress WHERE enrolment_id = ANY($1)"),
+    format!("SELECT {PROGRESS_COLUMNS} FROM progress WHERE enrolment_id IN ({{keys}})"),
     enrolment_id
 );
 loader!(
     SubjectLoader,
     SubjectRow,
-    format!("SELECT {SUBJECT_COLUMNS} FROM compliance_subjects WHERE subject_id = ANY($1)"),
+    format!("SELECT {SUBJECT_COLUMNS} FROM compliance_subjects WHERE subject_id IN ({{keys}})"),
     subject_id
 );
 loader!(
     OrderLoader,
     OrderRow,
-    format!("SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE order_id = ANY($1)"),
+    format!("SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE order_id IN ({{keys}})"),
     order_id
 );
 
@@ -134,12 +176,7 @@ macro_rules! many {
                 &self,
                 keys: &[String],
             ) -> Result<HashMap<String, Vec<$row>>, Self::Error> {
-                let sql: String = $sql;
-                let rows: Vec<$row> = sqlx::query_as(&sql)
-                    .bind(keys)
-                    .fetch_all(&self.0.pool)
-                    .await
-                    .map_err(Arc::new)?;
+                let rows: Vec<$row> = load_by_keys(&self.0.pool, $sql, keys).await?;
                 let mut by_subject: HashMap<String, Vec<$row>> = HashMap::new();
                 for row in rows {
                     by_subject
@@ -157,7 +194,7 @@ many!(
     EnrolmentsOfSubject,
     ProgressRow,
     format!(
-        "SELECT {PROGRESS_COLUMNS} FROM progress WHERE subject_id = ANY($1)
+        "SELECT {PROGRESS_COLUMNS} FROM progress WHERE subject_id IN ({{keys}})
           ORDER BY referred_on, enrolment_id"
     )
 );
@@ -165,7 +202,51 @@ many!(
     OrdersOfSubject,
     OrderRow,
     format!(
-        "SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE subject_id = ANY($1)
+        "SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE subject_id IN ({{keys}})
           ORDER BY made_on, order_id"
     )
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_course_is_expected_to_end_a_week_per_session_after_it_started_plus_the_days_paused() {
+        let date = |m, d| NaiveDate::from_ymd_opt(2024, m, d);
+        let row = ProgressRow {
+            enrolment_id: "E1".into(),
+            subject_id: "S1".into(),
+            programme: "cobi@1".into(),
+            planned_sessions: 12,
+            min_attended: 9,
+            route: "court_order".into(),
+            practitioner: None,
+            status: "active".into(),
+            referred_on: NaiveDate::MIN,
+            started_on: date(1, 16),
+            ended_on: None,
+            end_kind: None,
+            sessions_attended: 0,
+            sessions_due: 0,
+            attendance_rate: None,
+            absences_unacceptable: 0,
+            absences_acceptable: 0,
+            absences_provisional: 0,
+            modules_covered: String::new(),
+            triggers: 0,
+            triggers_with_plan: 0,
+            latest_engagement: None,
+            paused_days: 14,
+            expected_end_on: None,
+            last_session_at: None,
+            next_session_at: None,
+        };
+        assert_eq!(row.clone().with_expected_end().expected_end_on, date(4, 23));
+        let not_started = ProgressRow {
+            started_on: None,
+            ..row
+        };
+        assert_eq!(not_started.with_expected_end().expected_end_on, None);
+    }
+}

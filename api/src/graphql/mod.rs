@@ -37,8 +37,8 @@ pub struct Limits {
 }
 
 pub fn schema(app: Arc<AppContext>, limits: Limits) -> DesistSchema {
-    let pool = app.store.pool().clone();
-    let view = |pool: &sqlx::PgPool| ViewLoader { pool: pool.clone() };
+    let pool = app.store.db().clone();
+    let view = |pool: &desist_store::Db| ViewLoader { pool: pool.clone() };
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .data(DataLoader::new(ProgressLoader(view(&pool)), tokio::spawn))
         .data(DataLoader::new(SubjectLoader(view(&pool)), tokio::spawn))

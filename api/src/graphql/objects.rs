@@ -57,7 +57,7 @@ pub async fn caseload<'a>(ctx: &Context<'a>) -> Result<&'a Caseload> {
         return Err(forbidden());
     }
     caller
-        .caseload(app(ctx).store.pool())
+        .caseload(app(ctx).store.db())
         .await
         .map_err(|e| internal_error(ctx, e))
 }
@@ -397,12 +397,12 @@ impl Progress {
     /// The subject's most recent SRP ratings (professional opinion).
     async fn latest_risk(&self, ctx: &Context<'_>) -> Result<Option<SrpRatings>> {
         type Row = (NaiveDate, String, String, String, String, String);
-        let row: Option<Row> = sqlx::query_as(
+        let row: Option<Row> = desist_store::db::query_as(
             "SELECT assessed_on, stalker_type, violence, persistence, recurrence, psychosocial_damage
                FROM progress_risk WHERE subject_id = $1",
         )
         .bind(&self.0.subject_id)
-        .fetch_optional(app(ctx).store.pool())
+        .fetch_optional(app(ctx).store.db().reader())
         .await
         .map_err(|e| internal_error(ctx, e))?;
         let rating = |r: &str| from_name::<Rating, DomainRating>(r);
@@ -521,12 +521,12 @@ impl ProtectionOrder {
             Option<NaiveDate>,
             Option<String>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<Row> = desist_store::db::query_as(
             "SELECT breach_id, condition_id, occurred_on, reported_on, first_outcome_on, decision
                FROM compliance_breaches WHERE order_id = $1 ORDER BY reported_on, breach_id",
         )
         .bind(&self.0.order_id)
-        .fetch_all(app(ctx).store.pool())
+        .fetch_all(app(ctx).store.db().reader())
         .await
         .map_err(|e| internal_error(ctx, e))?;
         Ok(rows
@@ -627,7 +627,7 @@ pub async fn opened_history(
     id: &str,
 ) -> Result<Vec<desist_store::feed::HistoryEntry>> {
     let store = &app(ctx).store;
-    let mut entries = desist_store::feed::history(store.pool(), aggregate_type, id)
+    let mut entries = desist_store::feed::history(store.db().reader(), aggregate_type, id)
         .await
         .map_err(|e| internal_error(ctx, e))?;
     if let Some(vault) = store.vault() {

@@ -237,14 +237,15 @@ pub async fn export_subject(ctx: &Context<'_>, subject_id: &ID) -> Result<Value>
         return Err(error(NOT_FOUND, "no such subject"));
     }
     caller(ctx).audit("exportSubject", Some(&id));
-    let pool = app(ctx).store.pool();
-    let enrolment_ids: Vec<String> =
-        sqlx::query_scalar("SELECT enrolment_id FROM progress WHERE subject_id = $1 ORDER BY 1")
-            .bind(&id)
-            .fetch_all(pool)
-            .await
-            .map_err(|e| internal_error(ctx, e))?;
-    let order_ids: Vec<String> = sqlx::query_scalar(
+    let pool = app(ctx).store.db();
+    let enrolment_ids: Vec<String> = desist_store::db::query_scalar(
+        "SELECT enrolment_id FROM progress WHERE subject_id = $1 ORDER BY 1",
+    )
+    .bind(&id)
+    .fetch_all(pool)
+    .await
+    .map_err(|e| internal_error(ctx, e))?;
+    let order_ids: Vec<String> = desist_store::db::query_scalar(
         "SELECT order_id FROM compliance_orders WHERE subject_id = $1 ORDER BY 1",
     )
     .bind(&id)

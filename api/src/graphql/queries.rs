@@ -117,7 +117,7 @@ pub async fn compliance_of(
     }
     let as_of = as_of.unwrap_or_else(|| today(ctx));
     let only = [subject_id.to_string()];
-    let facts = desist_projections::queries::compliance_facts(app(ctx).store.pool(), Some(&only))
+    let facts = desist_projections::queries::compliance_facts(app(ctx).store.db(), Some(&only))
         .await
         .map_err(|e| internal_error(ctx, e))?;
     let facts = facts
@@ -213,13 +213,13 @@ impl QueryRoot {
         as_of: Option<NaiveDate>,
     ) -> Result<Page<Subject>> {
         let caseload = caseload(ctx).await?;
-        let pool = app(ctx).store.pool();
-        let rows: Vec<SubjectRow> = sqlx::query_as(&format!(
+        let pool = app(ctx).store.db();
+        let rows: Vec<SubjectRow> = desist_store::db::query_as(format!(
             "SELECT {SUBJECT_COLUMNS} FROM compliance_subjects
-                  WHERE ($1::text IS NULL OR area = $1) ORDER BY subject_id"
+                  WHERE ($1 IS NULL OR area = $1) ORDER BY subject_id"
         ))
         .bind(&area)
-        .fetch_all(pool)
+        .fetch_all(pool.reader())
         .await
         .map_err(|e| internal_error(ctx, e))?;
         let statuses = match rag {
@@ -275,23 +275,24 @@ impl QueryRoot {
             .map(|c| format!("p.{}", c.trim()))
             .collect::<Vec<_>>()
             .join(", ");
-        let rows: Vec<ProgressRow> = sqlx::query_as(&format!(
+        let rows: Vec<ProgressRow> = desist_store::db::query_as(format!(
             "SELECT {columns} FROM progress p
                LEFT JOIN compliance_subjects s ON s.subject_id = p.subject_id
-              WHERE ($1::text IS NULL OR p.status = $1)
-                AND ($2::text IS NULL OR s.area = $2)
-                AND ($3::text IS NULL OR p.practitioner = $3)
+              WHERE ($1 IS NULL OR p.status = $1)
+                AND ($2 IS NULL OR s.area = $2)
+                AND ($3 IS NULL OR p.practitioner = $3)
               ORDER BY p.enrolment_id"
         ))
         .bind(status)
         .bind(area)
         .bind(practitioner)
-        .fetch_all(app(ctx).store.pool())
+        .fetch_all(app(ctx).store.db().reader())
         .await
         .map_err(|e| internal_error(ctx, e))?;
         let items = rows
             .into_iter()
             .filter(|r| caseload.enrolments.contains(&r.enrolment_id))
+            .map(ProgressRow::with_expected_end)
             .map(|r| {
                 let (key, subject) = (r.enrolment_id.clone(), r.subject_id.clone());
                 (key, Enrolment(r), subject)
@@ -310,10 +311,10 @@ impl QueryRoot {
         #[graphql(validator(minimum = 1, maximum = 100))] last: Option<i32>,
     ) -> Result<Page<ProtectionOrder>> {
         let caseload = caseload(ctx).await?;
-        let rows: Vec<OrderRow> = sqlx::query_as(&format!(
+        let rows: Vec<OrderRow> = desist_store::db::query_as(format!(
             "SELECT {ORDER_COLUMNS} FROM compliance_orders ORDER BY order_id"
         ))
-        .fetch_all(app(ctx).store.pool())
+        .fetch_all(app(ctx).store.db().reader())
         .await
         .map_err(|e| internal_error(ctx, e))?;
         let items = rows
@@ -356,7 +357,7 @@ impl QueryRoot {
         let caseload = caseload(ctx).await?;
         let as_of = as_of.unwrap_or_else(|| today(ctx));
         let statuses = desist_projections::queries::compliance(
-            app(ctx).store.pool(),
+            app(ctx).store.db(),
             as_of,
             caseload.subject_ids().as_deref(),
         )
@@ -396,7 +397,7 @@ impl QueryRoot {
         let pin = pin.as_deref().map(parse_pin).transpose()?;
         let split = split.unwrap_or_default();
         let report = desist_projections::queries::outcome_report(
-            app(ctx).store.pool(),
+            app(ctx).store.db(),
             as_of,
             pin,
             Split {
@@ -453,7 +454,7 @@ impl QueryRoot {
             })
             .and_then(|c| c.0.parse::<i64>().ok());
         let records = crate::audit::read(
-            app(ctx).store.pool(),
+            app(ctx).store.db(),
             &crate::audit::AuditFilter {
                 subject_id: subject,
                 actor_id,

@@ -88,7 +88,7 @@ impl SubscriptionRoot {
                 let app = app.clone();
                 let caller = caller.clone();
                 async move {
-                    let pool = app.store.pool();
+                    let pool = app.store.db();
                     let Ok(caseload) = Caseload::of(caller.actor.role, &caller.actor.id, pool).await
                     else {
                         return Delivery::Stop;

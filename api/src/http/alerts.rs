@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desist_projections::measures::compliance::{Rag, Reason};
-use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 
 use crate::graphql::context::{Alert, AppContext};
@@ -18,7 +17,7 @@ type RedReasons = BTreeMap<String, BTreeSet<Reason>>;
 
 async fn red_reasons(app: &AppContext) -> Option<(chrono::NaiveDate, RedReasons)> {
     let today = app.services.now().date_naive();
-    let statuses = desist_projections::queries::compliance(app.store.pool(), today, None)
+    let statuses = desist_projections::queries::compliance(app.store.db(), today, None)
         .await
         .map_err(|e| tracing::warn!(error = %e, "alerts: compliance unavailable"))
         .ok()?;
@@ -39,7 +38,7 @@ async fn red_reasons(app: &AppContext) -> Option<(chrono::NaiveDate, RedReasons)
 /// Waits until the compliance view has applied everything committed (bounded).
 async fn settle(app: &AppContext) {
     for _ in 0..200 {
-        match desist_projections::registry::max_live_lag(app.store.pool()).await {
+        match desist_projections::registry::max_live_lag(app.store.db()).await {
             Ok(0) | Err(_) => return,
             Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
@@ -47,23 +46,19 @@ async fn settle(app: &AppContext) {
 }
 
 pub async fn monitor(app: Arc<AppContext>, mut stopped: watch::Receiver<bool>) {
-    let mut listener = match PgListener::connect_with(app.store.pool()).await {
-        Ok(listener) => listener,
+    let mut committed = match app.store.db().subscribe_events().await {
+        Ok(signal) => signal,
         Err(e) => {
             tracing::error!(error = %e, "alerts: cannot listen for events");
             return;
         }
     };
-    if let Err(e) = listener.listen("desist_events").await {
-        tracing::error!(error = %e, "alerts: cannot listen for events");
-        return;
-    }
     settle(&app).await;
     let mut known = red_reasons(&app).await.map(|(_, r)| r).unwrap_or_default();
     loop {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,
-            _ = listener.recv() => {}
+            _ = committed.next() => {}
             // Reasons that depend only on the date (a notification falling overdue) appear
             // without any event.
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}

@@ -356,7 +356,7 @@ async fn execute(state: &HttpState, request: Request, caller: Caller, via_get: b
     // The read audit is written before anything read leaves the server.
     let note = caller.audit_note();
     if !note.is_empty() {
-        if let Err(e) = crate::audit::write(state.app.store.pool(), &caller, &note).await {
+        if let Err(e) = crate::audit::write(state.app.store.db(), &caller, &note).await {
             tracing::error!(correlation_id = %cid, error = %e, "cannot write the read audit");
             return refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -21,8 +21,8 @@ async fn healthz() -> &'static str {
 
 /// The database answers and every live view is within the configured lag.
 async fn readyz(State(state): State<HttpState>) -> (StatusCode, Json<serde_json::Value>) {
-    let pool = state.app.store.pool();
-    if let Err(e) = sqlx::query("SELECT 1").execute(pool).await {
+    let pool = state.app.store.db();
+    if let Err(e) = desist_store::db::query("SELECT 1").execute(pool).await {
         tracing::warn!(error = %e, "readiness: database unreachable");
         return (
             StatusCode::SERVICE_UNAVAILABLE,

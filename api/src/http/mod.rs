@@ -70,17 +70,22 @@ pub async fn serve(
     let store = Store::connect(&config.database_url, 20)
         .await?
         .with_master_key(config.master_key.clone());
+    // The embedded database belongs to this process alone: bring it up to date on start.
+    // PostgreSQL is migrated by an operator (`desist migrate`), once for every instance.
+    if store.backend() == desist_store::Backend::Sqlite {
+        store.migrate().await?;
+    }
     store.ensure_migrated().await?;
-    desist_store::horizon::check_xid_horizon(store.pool()).await?;
+    desist_store::horizon::check_xid_horizon(store.db()).await?;
     let app = Arc::new(AppContext::new(
         store.clone(),
         DomainServices::system(),
         Duration::from_secs(5),
     ));
     // Views whose code changed are rebuilt before serving, so no request reads a stale shape.
-    desist_projections::runner::ensure_current(ProgressProjection, store.pool()).await?;
-    desist_projections::runner::ensure_current(ComplianceProjection, store.pool()).await?;
-    desist_projections::runner::ensure_current(OutcomesProjection, store.pool()).await?;
+    desist_projections::runner::ensure_current(ProgressProjection, store.db()).await?;
+    desist_projections::runner::ensure_current(ComplianceProjection, store.db()).await?;
+    desist_projections::runner::ensure_current(OutcomesProjection, store.db()).await?;
     let (stop, stopped) = watch::channel(false);
     spawn_runner(ProgressProjection, &store, stopped.clone());
     spawn_runner(ComplianceProjection, &store, stopped.clone());
@@ -127,8 +132,7 @@ async fn watch_horizon(store: Store, mut stopped: watch::Receiver<bool>) {
             _ = stopped.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
-        match desist_store::horizon::long_running_transactions(store.pool(), LONG_TRANSACTION).await
-        {
+        match desist_store::horizon::long_running_transactions(store.db(), LONG_TRANSACTION).await {
             Ok(long) => {
                 for t in long {
                     tracing::warn!(
@@ -146,7 +150,7 @@ async fn watch_horizon(store: Store, mut stopped: watch::Receiver<bool>) {
 }
 
 fn spawn_runner<P: Projection>(projection: P, store: &Store, mut stopped: watch::Receiver<bool>) {
-    let runner = Runner::new(projection, store.pool().clone());
+    let runner = Runner::new(projection, store.db().clone());
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;

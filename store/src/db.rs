@@ -1,0 +1,806 @@
+//! The two backends, PostgreSQL and SQLite, behind one handle.
+//!
+//! Everything above the store (projections, the API) writes portable SQL and runs it through
+//! [`query`], [`query_as`] and [`query_scalar`] here, with `$1`-style placeholders (both
+//! drivers accept them) and values collected as [`Arg`]s. Only this module — and the feed, the
+//! locks and the backups, which are backend-specific by nature — looks at which backend it is
+//! on. sqlx has an `Any` driver, but it carries no dates, times or JSON, which every Desist
+//! table uses; dispatching here keeps sqlx's own types on both sides.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
+use serde_json::Value;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{
+    Connection, FromRow, PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool,
+    Transaction,
+};
+use tokio::sync::{watch, Mutex, OwnedMutexGuard};
+
+use crate::StoreError;
+
+/// Which database Desist is running on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// `postgres://…` or `postgresql://…` selects PostgreSQL; anything else is SQLite.
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// How long an SQLite connection waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Readers beside the one SQLite writer.
+const SQLITE_READERS: u32 = 4;
+
+/// A connection pool on either backend. Cheap to clone.
+#[derive(Clone)]
+pub enum Db {
+    Postgres(PgPool),
+    /// SQLite allows one writer at a time; Desist keeps exactly one writing connection, so
+    /// writers queue in the process instead of failing with `SQLITE_BUSY`, and reads (WAL
+    /// mode) never wait for them.
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+        local: Arc<SqliteLocal>,
+    },
+}
+
+/// What PostgreSQL does across processes (advisory locks, LISTEN/NOTIFY) and an embedded
+/// database needs only within its one process.
+pub struct SqliteLocal {
+    /// Counts commits of events; a runner that subscribes sees every change after it looked.
+    pub events: watch::Sender<u64>,
+    locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl Default for SqliteLocal {
+    fn default() -> Self {
+        Self {
+            events: watch::Sender::new(0),
+            locks: Default::default(),
+        }
+    }
+}
+
+impl Db {
+    /// Connects to `url`: `postgres://…` with a pool of at most `max_connections`, or an
+    /// SQLite file (`sqlite://path` or a plain path), created if missing.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        match Backend::of_url(url) {
+            Backend::Postgres => {
+                let options: PgConnectOptions = url.parse().map_err(StoreError::Database)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with(options.application_name("desist"))
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+            Backend::Sqlite => {
+                let options = sqlite_options(url)?;
+                if let Some(dir) = options.get_filename().parent() {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(dir).map_err(|e| {
+                            StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                        })?;
+                    }
+                }
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options.clone())
+                    .await?;
+                let reader = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_READERS.min(max_connections.max(1)))
+                    .connect_with(options.read_only(true))
+                    .await?;
+                Ok(Db::Sqlite {
+                    writer,
+                    reader,
+                    local: Arc::default(),
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Postgres(_) => Backend::Postgres,
+            Db::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+
+    /// Where writes (and reads that must see them at once) go.
+    pub fn writer(&self) -> Pool<'_> {
+        match self {
+            Db::Postgres(pool) => Pool::Postgres(pool),
+            Db::Sqlite { writer, .. } => Pool::Sqlite(writer),
+        }
+    }
+
+    /// Where read-only queries go: on SQLite they do not queue behind the writer.
+    pub fn reader(&self) -> Pool<'_> {
+        match self {
+            Db::Postgres(pool) => Pool::Postgres(pool),
+            Db::Sqlite { reader, .. } => Pool::Sqlite(reader),
+        }
+    }
+
+    /// Closes every connection (SQLite checkpoints its WAL into the file).
+    pub async fn close(&self) {
+        match self {
+            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite { writer, reader, .. } => {
+                reader.close().await;
+                writer.close().await;
+            }
+        }
+    }
+
+    /// Rewrites `tables` so that no deleted row lingers in the database's files: PostgreSQL's
+    /// VACUUM FULL writes the live rows to new files; SQLite overwrites deleted rows as it goes
+    /// (secure_delete) and here moves the write-ahead log into the file and truncates it.
+    pub async fn rewrite_tables(&self, tables: &[&str]) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => {
+                for table in tables {
+                    // It cannot run inside a transaction.
+                    sqlx::query(&format!("VACUUM FULL {table}"))
+                        .execute(pool)
+                        .await?;
+                }
+            }
+            Db::Sqlite { writer, .. } => {
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(writer)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells in-process listeners that events were committed. PostgreSQL's trigger sends a
+    /// NOTIFY instead, which reaches every process.
+    pub fn events_committed(&self) {
+        if let Db::Sqlite { local, .. } = self {
+            local.events.send_modify(|commits| *commits += 1);
+        }
+    }
+
+    /// Takes the named lock if no one holds it; held until the returned guard is dropped.
+    /// PostgreSQL: a session advisory lock on a connection of its own (so that a stopped
+    /// holder's lock goes with its connection). SQLite: a lock in this process, the only one
+    /// that writes.
+    pub async fn try_lock(&self, key: &str) -> Result<Option<Lock>, StoreError> {
+        match self {
+            Db::Postgres(pool) => {
+                let options = (*pool.connect_options()).clone();
+                let mut conn = PgConnection::connect_with(&options).await?;
+                let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+                    .bind(key)
+                    .fetch_one(&mut conn)
+                    .await?;
+                Ok(locked.then_some(Lock::Postgres(conn)))
+            }
+            Db::Sqlite { local, .. } => {
+                let mutex = {
+                    let mut locks = local
+                        .locks
+                        .lock()
+                        .map_err(|_| StoreError::Config("a lock table was poisoned".into()))?;
+                    locks.entry(key.to_string()).or_default().clone()
+                };
+                Ok(mutex.try_lock_owned().ok().map(Lock::Sqlite))
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Hears every commit of events from now on: PostgreSQL's `desist_events` notification
+    /// (from any process), or the SQLite writer's signal (this process is the only writer).
+    pub async fn subscribe_events(&self) -> Result<EventSignal, StoreError> {
+        Ok(match self {
+            Db::Postgres(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen("desist_events").await?;
+                EventSignal::Postgres(Box::new(listener))
+            }
+            Db::Sqlite { local, .. } => EventSignal::Sqlite(local.events.subscribe()),
+        })
+    }
+}
+
+/// See [`Db::subscribe_events`].
+pub enum EventSignal {
+    Postgres(Box<sqlx::postgres::PgListener>),
+    Sqlite(watch::Receiver<u64>),
+}
+
+impl EventSignal {
+    /// Resolves at the next commit of events (or at once if one happened since the last call).
+    /// A broken connection also resolves it: callers poll anyway.
+    pub async fn next(&mut self) {
+        match self {
+            EventSignal::Postgres(listener) => {
+                let _ = listener.recv().await;
+            }
+            EventSignal::Sqlite(commits) => {
+                if commits.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+/// A held lock (see [`Db::try_lock`]).
+pub enum Lock {
+    Postgres(PgConnection),
+    Sqlite(OwnedMutexGuard<()>),
+}
+
+impl Lock {
+    pub async fn release(self) {
+        match self {
+            Lock::Postgres(conn) => {
+                // Closing the session releases every advisory lock it holds.
+                let _ = conn.close().await;
+            }
+            Lock::Sqlite(guard) => drop(guard),
+        }
+    }
+}
+
+/// The SQLite settings Desist relies on: WAL (readers beside the writer), `synchronous=FULL`
+/// (a command acknowledged is on disk, even if the machine loses power), a busy timeout for
+/// other processes on the same file, and foreign keys.
+fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    let options = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url).map_err(StoreError::Database)?
+    } else {
+        SqliteConnectOptions::new().filename(Path::new(url))
+    };
+    Ok(options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true)
+        // Deleted rows (an erased subject's key) are overwritten, not just unlinked.
+        .pragma("secure_delete", "ON"))
+}
+
+/// A borrowed pool to run statements on.
+#[derive(Clone, Copy)]
+pub enum Pool<'a> {
+    Postgres(&'a PgPool),
+    Sqlite(&'a SqlitePool),
+}
+
+impl<'a> Pool<'a> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Begins a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so a transaction that reads before it writes cannot fail half-way on a lock upgrade.
+    pub async fn begin(self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+}
+
+impl Pool<'_> {
+    /// Begins a transaction that holds the named lock until it ends: an advisory transaction
+    /// lock on PostgreSQL; on SQLite the write lock `BEGIN IMMEDIATE` takes serialises it.
+    pub async fn begin_locked(self, key: &str) -> Result<Tx, sqlx::Error> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(pg) = &mut tx {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(key)
+                .execute(&mut **pg)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Begins a read-only transaction that sees one consistent snapshot throughout (for
+    /// backups): REPEATABLE READ on PostgreSQL, a read transaction on SQLite (WAL).
+    pub async fn begin_snapshot(self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                Tx::Postgres(tx)
+            }
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+        })
+    }
+}
+
+/// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit().await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Postgres(_) => Backend::Postgres,
+            Tx::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Where a statement runs: a pool or an open transaction.
+pub enum Target<'e> {
+    PgPool(&'e PgPool),
+    PgConn(&'e mut PgConnection),
+    SqlitePool(&'e SqlitePool),
+    SqliteConn(&'e mut SqliteConnection),
+}
+
+impl Target<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Target::PgPool(_) | Target::PgConn(_) => Backend::Postgres,
+            Target::SqlitePool(_) | Target::SqliteConn(_) => Backend::Sqlite,
+        }
+    }
+}
+
+impl<'e> From<Pool<'e>> for Target<'e> {
+    fn from(pool: Pool<'e>) -> Self {
+        match pool {
+            Pool::Postgres(p) => Target::PgPool(p),
+            Pool::Sqlite(p) => Target::SqlitePool(p),
+        }
+    }
+}
+
+impl<'e> From<&'e Db> for Target<'e> {
+    fn from(db: &'e Db) -> Self {
+        db.writer().into()
+    }
+}
+
+impl<'e> From<&'e mut PgConnection> for Target<'e> {
+    fn from(conn: &'e mut PgConnection) -> Self {
+        Target::PgConn(conn)
+    }
+}
+
+impl<'e> From<&'e mut SqliteConnection> for Target<'e> {
+    fn from(conn: &'e mut SqliteConnection) -> Self {
+        Target::SqliteConn(conn)
+    }
+}
+
+impl<'e> From<&'e mut Tx> for Target<'e> {
+    fn from(tx: &'e mut Tx) -> Self {
+        match tx {
+            Tx::Postgres(tx) => Target::PgConn(tx),
+            Tx::Sqlite(tx) => Target::SqliteConn(tx),
+        }
+    }
+}
+
+/// A value bound to a placeholder. Nulls keep their type, which PostgreSQL needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Int4(Option<i32>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+    Date(Option<NaiveDate>),
+    Time(Option<DateTime<Utc>>),
+    Json(Option<Value>),
+    Bytes(Option<Vec<u8>>),
+}
+
+macro_rules! arg_from {
+    ($variant:ident, $ty:ty, $conv:expr) => {
+        impl From<$ty> for Arg {
+            fn from(value: $ty) -> Arg {
+                #[allow(clippy::redundant_closure_call)]
+                Arg::$variant(Some(($conv)(value)))
+            }
+        }
+        impl From<Option<$ty>> for Arg {
+            fn from(value: Option<$ty>) -> Arg {
+                #[allow(clippy::redundant_closure_call)]
+                Arg::$variant(value.map($conv))
+            }
+        }
+    };
+}
+
+arg_from!(Text, String, |v| v);
+arg_from!(Text, &str, |v: &str| v.to_string());
+arg_from!(Text, &String, |v: &String| v.clone());
+arg_from!(Text, &&str, |v: &&str| v.to_string());
+arg_from!(Int, i64, |v| v);
+arg_from!(Int, &i64, |v: &i64| *v);
+arg_from!(Int4, i32, |v| v);
+arg_from!(Float, f64, |v| v);
+arg_from!(Bool, bool, |v| v);
+arg_from!(Date, NaiveDate, |v| v);
+arg_from!(Date, &NaiveDate, |v: &NaiveDate| *v);
+arg_from!(Time, DateTime<Utc>, |v| v);
+arg_from!(Time, &DateTime<Utc>, |v: &DateTime<Utc>| *v);
+arg_from!(Json, Value, |v| v);
+arg_from!(Json, &Value, |v: &Value| v.clone());
+arg_from!(Bytes, Vec<u8>, |v| v);
+arg_from!(Bytes, &[u8], |v: &[u8]| v.to_vec());
+arg_from!(Bytes, &Vec<u8>, |v: &Vec<u8>| v.clone());
+
+arg_from!(Int4, &i32, |v: &i32| *v);
+arg_from!(Float, &f64, |v: &f64| *v);
+arg_from!(Bool, &bool, |v: &bool| *v);
+
+impl<T: Clone> From<&Option<T>> for Arg
+where
+    Arg: From<Option<T>>,
+{
+    fn from(value: &Option<T>) -> Arg {
+        Arg::from(value.clone())
+    }
+}
+
+impl Arg {
+    fn add_pg(self, args: &mut PgArguments) -> Result<(), sqlx::Error> {
+        use sqlx::Arguments;
+        let result = match self {
+            Arg::Text(v) => args.add(v),
+            Arg::Int(v) => args.add(v),
+            Arg::Int4(v) => args.add(v),
+            Arg::Float(v) => args.add(v),
+            Arg::Bool(v) => args.add(v),
+            Arg::Date(v) => args.add(v),
+            Arg::Time(v) => args.add(v),
+            Arg::Json(v) => args.add(v),
+            Arg::Bytes(v) => args.add(v),
+        };
+        result.map_err(sqlx::Error::Encode)
+    }
+
+    fn add_sqlite(self, args: &mut SqliteArguments<'static>) -> Result<(), sqlx::Error> {
+        use sqlx::Arguments;
+        let result = match self {
+            Arg::Text(v) => args.add(v),
+            Arg::Int(v) => args.add(v),
+            Arg::Int4(v) => args.add(v),
+            Arg::Float(v) => args.add(v),
+            Arg::Bool(v) => args.add(v),
+            Arg::Date(v) => args.add(v),
+            // One text form for every stored time, so that times compare as text.
+            Arg::Time(v) => {
+                args.add(v.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            }
+            Arg::Json(v) => args.add(v.map(|j| j.to_string())),
+            Arg::Bytes(v) => args.add(v),
+        };
+        result.map_err(sqlx::Error::Encode)
+    }
+}
+
+/// `$start, $start+1, …` for `count` values, or `NULL` when there are none (an empty `IN ()`
+/// is an error on PostgreSQL), for `column IN (…)` lists that work on both backends.
+pub fn placeholders(start: usize, count: usize) -> String {
+    if count == 0 {
+        return "NULL".to_string();
+    }
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A statement and its values, run on whichever backend the target is.
+#[must_use]
+pub struct Query<T> {
+    sql: Cow<'static, str>,
+    args: Vec<Arg>,
+    _row: std::marker::PhantomData<fn() -> T>,
+}
+
+/// A statement whose result rows are not read.
+pub fn query(sql: impl Into<Cow<'static, str>>) -> Query<()> {
+    Query {
+        sql: sql.into(),
+        args: Vec::new(),
+        _row: std::marker::PhantomData,
+    }
+}
+
+/// A statement whose rows decode as `T` (usually a tuple) on both backends.
+pub fn query_as<T>(sql: impl Into<Cow<'static, str>>) -> Query<T> {
+    Query {
+        sql: sql.into(),
+        args: Vec::new(),
+        _row: std::marker::PhantomData,
+    }
+}
+
+/// The bounds a row type needs to decode on both backends.
+pub trait Row:
+    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
+}
+impl<T> Row for T where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
+{
+}
+
+impl<T> Query<T> {
+    pub fn bind(mut self, value: impl Into<Arg>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Binds every value in turn (for [`placeholders`] lists).
+    pub fn bind_all<V: Into<Arg>>(mut self, values: impl IntoIterator<Item = V>) -> Self {
+        self.args.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    fn pg_args(&self) -> Result<PgArguments, sqlx::Error> {
+        let mut args = PgArguments::default();
+        for arg in &self.args {
+            arg.clone().add_pg(&mut args)?;
+        }
+        Ok(args)
+    }
+
+    fn sqlite_args(&self) -> Result<SqliteArguments<'static>, sqlx::Error> {
+        let mut args = SqliteArguments::default();
+        for arg in &self.args {
+            arg.clone().add_sqlite(&mut args)?;
+        }
+        Ok(args)
+    }
+
+    /// Runs the statement; returns how many rows it changed.
+    pub async fn execute<'e>(self, target: impl Into<Target<'e>>) -> Result<u64, sqlx::Error> {
+        let sql = self.sql.as_ref();
+        let done = match target.into() {
+            Target::PgPool(p) => sqlx::query_with(sql, self.pg_args()?)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Target::PgConn(c) => sqlx::query_with(sql, self.pg_args()?)
+                .execute(c)
+                .await?
+                .rows_affected(),
+            Target::SqlitePool(p) => sqlx::query_with(sql, self.sqlite_args()?)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Target::SqliteConn(c) => sqlx::query_with(sql, self.sqlite_args()?)
+                .execute(c)
+                .await?
+                .rows_affected(),
+        };
+        Ok(done)
+    }
+}
+
+impl<T: Row> Query<T> {
+    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<T>, sqlx::Error> {
+        let sql = self.sql.as_ref();
+        match target.into() {
+            Target::PgPool(p) => sqlx::query_as_with(sql, self.pg_args()?).fetch_all(p).await,
+            Target::PgConn(c) => sqlx::query_as_with(sql, self.pg_args()?).fetch_all(c).await,
+            Target::SqlitePool(p) => {
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .fetch_all(p)
+                    .await
+            }
+            Target::SqliteConn(c) => {
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .fetch_all(c)
+                    .await
+            }
+        }
+    }
+
+    pub async fn fetch_optional<'e>(
+        self,
+        target: impl Into<Target<'e>>,
+    ) -> Result<Option<T>, sqlx::Error> {
+        let sql = self.sql.as_ref();
+        match target.into() {
+            Target::PgPool(p) => {
+                sqlx::query_as_with(sql, self.pg_args()?)
+                    .fetch_optional(p)
+                    .await
+            }
+            Target::PgConn(c) => {
+                sqlx::query_as_with(sql, self.pg_args()?)
+                    .fetch_optional(c)
+                    .await
+            }
+            Target::SqlitePool(p) => {
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .fetch_optional(p)
+                    .await
+            }
+            Target::SqliteConn(c) => {
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .fetch_optional(c)
+                    .await
+            }
+        }
+    }
+
+    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> Result<T, sqlx::Error> {
+        self.fetch_optional(target)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+}
+
+/// A statement whose rows are one column of `S` (see [`query_scalar`]).
+#[must_use]
+pub struct Scalar<S>(Query<(S,)>);
+
+/// A statement whose rows are one column of `S`.
+pub fn query_scalar<S>(sql: impl Into<Cow<'static, str>>) -> Scalar<S> {
+    Scalar(query_as(sql))
+}
+
+impl<S> Scalar<S>
+where
+    (S,): Row,
+{
+    pub fn bind(self, value: impl Into<Arg>) -> Self {
+        Scalar(self.0.bind(value))
+    }
+
+    pub fn bind_all<V: Into<Arg>>(self, values: impl IntoIterator<Item = V>) -> Self {
+        Scalar(self.0.bind_all(values))
+    }
+
+    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<S>, sqlx::Error> {
+        Ok(self
+            .0
+            .fetch_all(target)
+            .await?
+            .into_iter()
+            .map(|(s,)| s)
+            .collect())
+    }
+
+    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> Result<S, sqlx::Error> {
+        Ok(self.0.fetch_one(target).await?.0)
+    }
+
+    pub async fn fetch_optional<'e>(
+        self,
+        target: impl Into<Target<'e>>,
+    ) -> Result<Option<S>, sqlx::Error> {
+        Ok(self.0.fetch_optional(target).await?.map(|(s,)| s))
+    }
+}
+
+/// The cqrs-es event repository for the backend: postgres-es or sqlite-es, used as they are.
+pub enum EventRepository {
+    Postgres(postgres_es::PostgresEventRepository),
+    Sqlite(sqlite_es::SqliteEventRepository),
+}
+
+impl EventRepository {
+    pub fn new(db: &Db) -> Self {
+        match db {
+            Db::Postgres(pool) => {
+                EventRepository::Postgres(postgres_es::PostgresEventRepository::new(pool.clone()))
+            }
+            Db::Sqlite { writer, .. } => {
+                EventRepository::Sqlite(sqlite_es::SqliteEventRepository::new(writer.clone()))
+            }
+        }
+    }
+}
+
+impl PersistedEventRepository for EventRepository {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        match self {
+            EventRepository::Postgres(r) => r.get_events::<A>(aggregate_id).await,
+            EventRepository::Sqlite(r) => r.get_events::<A>(aggregate_id).await,
+        }
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        match self {
+            EventRepository::Postgres(r) => {
+                r.get_last_events::<A>(aggregate_id, last_sequence).await
+            }
+            EventRepository::Sqlite(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
+        }
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        match self {
+            EventRepository::Postgres(r) => r.get_snapshot::<A>(aggregate_id).await,
+            EventRepository::Sqlite(r) => r.get_snapshot::<A>(aggregate_id).await,
+        }
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        match self {
+            EventRepository::Postgres(r) => r.persist::<A>(events, snapshot_update).await,
+            EventRepository::Sqlite(r) => r.persist::<A>(events, snapshot_update).await,
+        }
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        match self {
+            EventRepository::Postgres(r) => r.stream_events::<A>(aggregate_id).await,
+            EventRepository::Sqlite(r) => r.stream_events::<A>(aggregate_id).await,
+        }
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        match self {
+            EventRepository::Postgres(r) => r.stream_all_events::<A>().await,
+            EventRepository::Sqlite(r) => r.stream_all_events::<A>().await,
+        }
+    }
+}
