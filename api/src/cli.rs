@@ -697,10 +697,7 @@ fn print_sign_in(auth: AuthArgs) {
 
 /// Connects to a migrated store.
 async fn open(url: &str) -> Result<Store, Error> {
-    let store = Store::connect(url, DEFAULT_MAX_CONNECTIONS).await?;
-    store.ensure_migrated().await?;
-    desist_store::horizon::check_xid_horizon(store.db()).await?;
-    Ok(store)
+    Ok(Store::open(url, DEFAULT_MAX_CONNECTIONS).await?)
 }
 
 #[cfg(test)]

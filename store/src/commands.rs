@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent, EventStore};
 use desist_domain::upcasting::upcasters;
 use desist_domain::{DomainError, DomainServices};
 use rand::Rng;
@@ -39,17 +39,31 @@ pub struct CommandOutcome {
 pub struct CommandBus<A: Aggregate> {
     cqrs: CqrsFramework<A, SealedEventStore<A>>,
     events: SealedEventStore<A>,
+    /// The same repository the framework appends through, for appends of events already
+    /// decided (see [`CommandBus::append`]).
+    repository: SealingRepository<EventRepository>,
     db: Db,
     max_attempts: u32,
 }
 
-fn event_store<A: Aggregate>(store: &Store) -> SealedEventStore<A> {
-    let repository = SealingRepository::new(
+fn repository(store: &Store) -> SealingRepository<EventRepository> {
+    SealingRepository::new(
         EventRepository::new(store.db()),
         store.vault().cloned(),
         store.db().clone(),
-    );
-    PersistedEventStore::new_event_store(repository).with_upcasters(upcasters())
+    )
+}
+
+fn event_store<A: Aggregate>(store: &Store) -> SealedEventStore<A> {
+    PersistedEventStore::new_event_store(repository(store)).with_upcasters(upcasters())
+}
+
+/// A command already decided against the aggregate's state, with the events it produced
+/// (see [`CommandBus::append`]).
+pub struct Decided<A: Aggregate> {
+    pub command: A::Command,
+    pub metadata: CommandMetadata,
+    pub events: Vec<A::Event>,
 }
 
 impl<A> CommandBus<A>
@@ -61,6 +75,7 @@ where
         Self {
             cqrs: CqrsFramework::new(event_store(store), vec![], services),
             events: event_store(store),
+            repository: repository(store),
             db: store.db().clone(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
@@ -156,6 +171,76 @@ where
             .await
             .map_err(|e| CommandError::EventStore(e.to_string()))?;
         Ok(context.aggregate)
+    }
+
+    /// The aggregate's current state and the sequence number of its last event.
+    pub async fn load_versioned(&self, aggregate_id: &str) -> Result<(A, usize), CommandError> {
+        let context = self
+            .events
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(|e| CommandError::EventStore(e.to_string()))?;
+        let sequence = context.current_sequence;
+        Ok((context.aggregate, sequence))
+    }
+
+    /// Appends, in one transaction, the events of commands already decided in order against
+    /// the aggregate as it stood at `after_sequence` (a bulk import decides thousands of
+    /// commands in memory first). The same repository, sealing, command log and optimistic
+    /// lock as [`CommandBus::execute`]: if anyone else wrote to the aggregate meanwhile, or a
+    /// command id was recorded already, nothing is written and the answer is
+    /// [`CommandError::Conflict`]; the caller then runs the commands one by one.
+    pub async fn append(
+        &self,
+        aggregate_id: &str,
+        after_sequence: usize,
+        decided: &[Decided<A>],
+    ) -> Result<usize, CommandError> {
+        validate_aggregate_id(aggregate_id)?;
+        let mut sequence = after_sequence;
+        let mut events = Vec::new();
+        for Decided {
+            command,
+            metadata,
+            events: produced,
+        } in decided
+        {
+            metadata.validate()?;
+            let stored_metadata =
+                serde_json::to_value(metadata.to_event_metadata(&command_name(command)))
+                    .map_err(|e| CommandError::EventStore(e.to_string()))?;
+            for event in produced {
+                sequence += 1;
+                let payload = serde_json::to_value(event)
+                    .map_err(|e| CommandError::EventStore(e.to_string()))?;
+                events.push(SerializedEvent::new(
+                    aggregate_id.to_string(),
+                    sequence,
+                    A::TYPE.to_string(),
+                    event.event_type(),
+                    event.event_version(),
+                    payload,
+                    stored_metadata.clone(),
+                ));
+            }
+        }
+        if events.is_empty() {
+            return Ok(0);
+        }
+        match self.repository.persist::<A>(&events, None).await {
+            Ok(()) => {
+                self.db.events_committed();
+                Ok(events.len())
+            }
+            Err(cqrs_es::persist::PersistenceError::OptimisticLockError) => {
+                Err(CommandError::Conflict { attempts: 1 })
+            }
+            // SQLite's command log refuses a recorded command id with an error of its own.
+            Err(e) if e.to_string().contains("already been recorded") => {
+                Err(CommandError::Conflict { attempts: 1 })
+            }
+            Err(e) => Err(CommandError::EventStore(e.to_string())),
+        }
     }
 
     /// The recorded outcome of this command id, if any; an error if the id was used for

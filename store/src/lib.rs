@@ -42,6 +42,19 @@ impl Store {
         Ok(Self::from_db(Db::connect(url, max_connections).await?))
     }
 
+    /// Connects and makes sure the schema is this binary's. The embedded database belongs to
+    /// whoever opens it and is brought up to date on the spot; PostgreSQL is migrated by an
+    /// operator (`desist migrate`), once for every instance, and refused if behind.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let store = Self::connect(url, max_connections).await?;
+        if store.backend() == Backend::Sqlite {
+            store.migrate().await?;
+        }
+        store.ensure_migrated().await?;
+        horizon::check_xid_horizon(store.db()).await?;
+        Ok(store)
+    }
+
     /// Seals free text about subjects with per-subject keys wrapped by `master`.
     pub fn with_master_key(mut self, master: sealing::MasterKey) -> Self {
         self.vault = Some(std::sync::Arc::new(sealing::KeyVault::new(

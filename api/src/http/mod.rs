@@ -67,16 +67,9 @@ pub async fn serve(
     ready: Option<tokio::sync::oneshot::Sender<SocketAddr>>,
 ) -> Result<(), Error> {
     let auth = Authenticator::new(&config.auth).map_err(Error::Config)?;
-    let store = Store::connect(&config.database_url, 20)
+    let store = Store::open(&config.database_url, 20)
         .await?
         .with_master_key(config.master_key.clone());
-    // The embedded database belongs to this process alone: bring it up to date on start.
-    // PostgreSQL is migrated by an operator (`desist migrate`), once for every instance.
-    if store.backend() == desist_store::Backend::Sqlite {
-        store.migrate().await?;
-    }
-    store.ensure_migrated().await?;
-    desist_store::horizon::check_xid_horizon(store.db()).await?;
     let app = Arc::new(AppContext::new(
         store.clone(),
         DomainServices::system(),

@@ -16,7 +16,8 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use desist_domain::{Actor, DomainError, DomainServices, Role};
 use desist_store::commands::recorded_command_ids;
-use desist_store::{CommandBus, CommandError, CommandMetadata, Store};
+use desist_store::commands::Decided;
+use desist_store::{Backend, CommandBus, CommandError, CommandMetadata, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use thiserror::Error;
@@ -56,15 +57,24 @@ pub async fn import(
         .await
         .map_err(CommandError::from)?;
     let write = WriteSide::new(store, services.clone());
-    problems
-        .0
-        .extend(dry_run(&write, &services, &steps, &done).await?);
+    let actor = Actor {
+        id: "timeline-import".into(),
+        role: Role::System,
+        agency: agency.to_string(),
+    };
+    let correlation = format!("import/{}", document_tag(&ids));
+    let metadata = |command_id: &str| {
+        CommandMetadata::new(command_id.to_string(), correlation.clone(), actor.clone())
+    };
+    let commands = steps.len();
+    let (refused, shadows) = dry_run(&write, &services, steps, &done, metadata).await?;
+    problems.0.extend(refused);
     if !problems.0.is_empty() {
         return Err(ImportError::Invalid(problems.0));
     }
 
     let bar = if progress {
-        ProgressBar::new(steps.len() as u64).with_style(
+        ProgressBar::new((commands - done.len()) as u64).with_style(
             ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} commands ({eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         )
@@ -72,37 +82,40 @@ pub async fn import(
         ProgressBar::hidden()
     };
     bar.set_message("importing");
-    let actor = Actor {
-        id: "timeline-import".into(),
-        role: Role::System,
-        agency: agency.to_string(),
-    };
-    let correlation = format!("import/{}", document_tag(&ids));
     let mut report = ImportReport {
-        commands: steps.len(),
+        commands,
         recorded: 0,
-        already_recorded: 0,
+        already_recorded: done.len(),
     };
-    for step in steps {
-        let metadata = CommandMetadata::new(step.command_id, correlation.clone(), actor.clone());
-        let outcome = match step.target {
-            Target::Programme(id, c) => write.programmes.execute(&id, c, &metadata).await,
-            Target::Subject(id, c) => write.subjects.execute(&id, c, &metadata).await,
-            Target::Enrolment(id, c) => write.enrolments.execute(&id, *c, &metadata).await,
-            Target::Order(id, c) => write.orders.execute(&id, c, &metadata).await,
-        }?;
-        if outcome.replayed {
-            report.already_recorded += 1;
-        } else {
-            report.recorded += 1;
-        }
-        bar.inc(1);
-    }
+    // SQLite has one writer: concurrent appends would only queue for it.
+    let concurrency = match store.backend() {
+        Backend::Postgres => 4,
+        Backend::Sqlite => 1,
+    };
+    // Programmes before the subjects whose courses copy their terms, subjects before the
+    // orders and courses that name them.
+    let Shadows {
+        programmes,
+        subjects,
+        enrolments,
+        orders,
+    } = shadows;
+    programmes
+        .write(&write.programmes, concurrency, &bar, &mut report)
+        .await?;
+    subjects
+        .write(&write.subjects, concurrency, &bar, &mut report)
+        .await?;
+    orders
+        .write(&write.orders, concurrency, &bar, &mut report)
+        .await?;
+    enrolments
+        .write(&write.enrolments, concurrency, &bar, &mut report)
+        .await?;
     bar.finish_and_clear();
     Ok(report)
 }
 
-/// A short, stable tag for one document's commands (ties them together in the log).
 fn document_tag(ids: &[String]) -> String {
     use std::hash::{Hash, Hasher};
     // Only a correlation tag, not a security boundary: std's hasher is enough.
@@ -111,9 +124,15 @@ fn document_tag(ids: &[String]) -> String {
     format!("{:016x}", hasher.finish())
 }
 
-/// In-memory state of the aggregates a document touches, loaded from the store on first use.
-struct Shadow<A> {
+/// The aggregates a document touches, in memory, loaded from the store on first use: each
+/// one's state, the sequence it was loaded at, and the commands decided against it with their
+/// events.
+struct Shadow<A: Aggregate> {
     states: HashMap<String, Result<A, ()>>,
+    loaded_at: HashMap<String, usize>,
+    decided: HashMap<String, Vec<Decided<A>>>,
+    /// Aggregates in the order the document first decided a command for them.
+    order: Vec<String>,
 }
 
 impl<A> Shadow<A>
@@ -124,27 +143,52 @@ where
     fn new() -> Self {
         Self {
             states: HashMap::new(),
+            loaded_at: HashMap::new(),
+            decided: HashMap::new(),
+            order: Vec::new(),
         }
     }
 
-    /// Applies `command` unless it is recorded already. Only the first problem of an aggregate
-    /// is reported: later commands on it would fail for the same reason.
+    async fn load(&mut self, bus: &CommandBus<A>, id: &str) -> Result<(), CommandError> {
+        if !self.states.contains_key(id) {
+            let (state, sequence) = bus.load_versioned(id).await?;
+            self.states.insert(id.to_string(), Ok(state));
+            self.loaded_at.insert(id.to_string(), sequence);
+        }
+        Ok(())
+    }
+
+    /// Decides `command` against the aggregate in memory. Only the first problem of an
+    /// aggregate is reported: later commands on it would fail for the same reason.
     async fn apply(
         &mut self,
         bus: &CommandBus<A>,
         services: &DomainServices,
         id: &str,
         command: A::Command,
+        metadata: CommandMetadata,
     ) -> Result<Option<DomainError>, CommandError> {
-        if !self.states.contains_key(id) {
-            self.states.insert(id.to_string(), Ok(bus.load(id).await?));
-        }
+        self.load(bus, id).await?;
         let Some(Ok(state)) = self.states.get_mut(id) else {
             return Ok(None);
         };
         let sink = EventSink::default();
-        match state.handle(command, services, &sink).await {
-            Ok(()) => Ok(None),
+        match state.handle(command.clone(), services, &sink).await {
+            Ok(()) => {
+                let events = sink.collect().await;
+                if !self.decided.contains_key(id) {
+                    self.order.push(id.to_string());
+                }
+                self.decided
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(Decided {
+                        command,
+                        metadata,
+                        events,
+                    });
+                Ok(None)
+            }
             Err(rule) => {
                 self.states.insert(id.to_string(), Err(()));
                 Ok(Some(rule))
@@ -152,40 +196,114 @@ where
         }
     }
 
+    /// Appends each aggregate's decided commands in one transaction, `concurrency` aggregates
+    /// at a time. An aggregate someone else wrote to meanwhile (or whose command ids were
+    /// recorded meanwhile) falls back to one command at a time, which answers replays.
+    async fn write(
+        self,
+        bus: &CommandBus<A>,
+        concurrency: usize,
+        bar: &ProgressBar,
+        report: &mut ImportReport,
+    ) -> Result<(), CommandError> {
+        use futures::StreamExt;
+        let Shadow {
+            mut decided,
+            loaded_at,
+            order,
+            ..
+        } = self;
+        let loaded_at = &loaded_at;
+        let in_order = order.into_iter().filter_map(|id| {
+            let commands = decided.remove(&id)?;
+            Some((id, commands))
+        });
+        let results: Vec<Result<(usize, usize), CommandError>> =
+            futures::stream::iter(in_order.map(|(id, commands)| async move {
+                let after = loaded_at.get(&id).copied().unwrap_or(0);
+                match bus.append(&id, after, &commands).await {
+                    Ok(_) => {
+                        bar.inc(commands.len() as u64);
+                        Ok((commands.len(), 0))
+                    }
+                    Err(CommandError::Conflict { .. }) => {
+                        let (mut recorded, mut replayed) = (0, 0);
+                        for decided in commands {
+                            let outcome =
+                                bus.execute(&id, decided.command, &decided.metadata).await?;
+                            if outcome.replayed {
+                                replayed += 1;
+                            } else {
+                                recorded += 1;
+                            }
+                            bar.inc(1);
+                        }
+                        Ok((recorded, replayed))
+                    }
+                    Err(e) => Err(e),
+                }
+            }))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for result in results {
+            let (recorded, replayed) = result?;
+            report.recorded += recorded;
+            report.already_recorded += replayed;
+        }
+        Ok(())
+    }
+
     fn get(&self, id: &str) -> Option<&A> {
         self.states.get(id).and_then(|s| s.as_ref().ok())
     }
 }
 
+/// The shadows of every aggregate the timeline touches.
+struct Shadows {
+    programmes: Shadow<desist_domain::programme::Programme>,
+    subjects: Shadow<desist_domain::subject::Subject>,
+    enrolments: Shadow<desist_domain::enrolment::Enrolment>,
+    orders: Shadow<desist_domain::protection_order::ProtectionOrder>,
+}
+
+/// Runs every step not yet recorded against the aggregates in memory: the rules decide each
+/// command exactly as they would on the way into the store, and nothing is written.
 async fn dry_run(
     write: &WriteSide,
     services: &DomainServices,
-    steps: &[Step],
+    steps: Vec<Step>,
     done: &HashSet<String>,
-) -> Result<Vec<Problem>, CommandError> {
-    let mut programmes = Shadow::new();
-    let mut subjects = Shadow::<desist_domain::subject::Subject>::new();
-    let mut enrolments = Shadow::new();
-    let mut orders = Shadow::new();
+    metadata: impl Fn(&str) -> CommandMetadata,
+) -> Result<(Vec<Problem>, Shadows), CommandError> {
+    let mut shadows = Shadows {
+        programmes: Shadow::new(),
+        subjects: Shadow::new(),
+        enrolments: Shadow::new(),
+        orders: Shadow::new(),
+    };
     let mut problems = Vec::new();
     for step in steps {
         if done.contains(&step.command_id) {
             continue;
         }
-        let refused = match &step.target {
+        let meta = metadata(&step.command_id);
+        let refused = match step.target {
             Target::Programme(id, c) => {
-                programmes
-                    .apply(&write.programmes, services, id, c.clone())
+                shadows
+                    .programmes
+                    .apply(&write.programmes, services, &id, c, meta)
                     .await?
             }
             Target::Subject(id, c) => {
-                subjects
-                    .apply(&write.subjects, services, id, c.clone())
+                shadows
+                    .subjects
+                    .apply(&write.subjects, services, &id, c, meta)
                     .await?
             }
             Target::Enrolment(id, c) => {
-                if let desist_domain::enrolment::EnrolmentCommand::Refer { subject_id, .. } = &**c {
-                    if !registered(&mut subjects, write, subject_id).await? {
+                if let desist_domain::enrolment::EnrolmentCommand::Refer { subject_id, .. } = &*c {
+                    if !registered(&mut shadows.subjects, write, subject_id).await? {
                         problems.push(Problem {
                             path: step.path.clone(),
                             message: "the subject was not registered".into(),
@@ -193,11 +311,17 @@ async fn dry_run(
                         continue;
                     }
                 }
-                enrolments
-                    .apply(&write.enrolments, services, id, (**c).clone())
+                shadows
+                    .enrolments
+                    .apply(&write.enrolments, services, &id, *c, meta)
                     .await?
             }
-            Target::Order(id, c) => orders.apply(&write.orders, services, id, c.clone()).await?,
+            Target::Order(id, c) => {
+                shadows
+                    .orders
+                    .apply(&write.orders, services, &id, c, meta)
+                    .await?
+            }
         };
         if let Some(rule) = refused {
             problems.push(Problem {
@@ -206,7 +330,7 @@ async fn dry_run(
             });
         }
     }
-    Ok(problems)
+    Ok((problems, shadows))
 }
 
 async fn registered(
@@ -214,10 +338,7 @@ async fn registered(
     write: &WriteSide,
     subject_id: &str,
 ) -> Result<bool, CommandError> {
-    if subjects.get(subject_id).is_none() && !subjects.states.contains_key(subject_id) {
-        let loaded = write.subjects.load(subject_id).await?;
-        subjects.states.insert(subject_id.to_string(), Ok(loaded));
-    }
+    subjects.load(&write.subjects, subject_id).await?;
     Ok(subjects
         .get(subject_id)
         .is_some_and(|s| s.demographics.is_some()))
