@@ -10,9 +10,15 @@ use serde_json::{json, Value};
 async fn seeded(seed: u64, subjects: usize) -> TestDb {
     let db = TestDb::new().await;
     let store = db.store.clone().with_master_key(master_key());
-    let report = desist_api::demo::seed(&store, DomainServices::system(), seed, subjects)
-        .await
-        .expect("the demo cohort obeys every rule");
+    let report = desist_api::demo::seed(
+        &store,
+        DomainServices::system(),
+        seed,
+        subjects,
+        desist_api::demo::Caseloads::OnePerArea,
+    )
+    .await
+    .expect("the demo cohort obeys every rule");
     assert!(report.recorded > subjects * 20, "{report:?}");
     db
 }

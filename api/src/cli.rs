@@ -60,6 +60,9 @@ pub enum Command {
         #[command(flatten)]
         auth: AuthArgs,
     },
+    /// Measure Desist against what the machine allows, on each backend, and print the table
+    /// (docs/benchmarks.md). Takes several minutes; build with --release.
+    Bench(BenchArgs),
     /// Re-wrap every subject's key under a new master key (rotation).
     RotateMasterKey {
         /// The current master key.
@@ -90,6 +93,38 @@ pub enum Command {
         #[command(subcommand)]
         action: ProjectionsCommand,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which backends to measure.
+    #[arg(long, value_delimiter = ',', default_value = "postgres,sqlite")]
+    pub backends: Vec<BenchBackend>,
+    /// A PostgreSQL server where a scratch database may be created (and is dropped after).
+    #[arg(
+        long,
+        env = "DESIST_BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
+    pub postgres: String,
+    /// People in the national-scale data (one course each).
+    #[arg(long, default_value_t = 20_000)]
+    pub subjects: usize,
+    /// People in the pilot-scale data.
+    #[arg(long, default_value_t = 200)]
+    pub pilot_subjects: usize,
+    /// How long each timed measurement runs.
+    #[arg(long, default_value = "5s")]
+    pub window: humantime::Duration,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BenchBackend {
+    Postgres,
+    Sqlite,
 }
 
 #[derive(Debug, Subcommand)]
@@ -400,6 +435,26 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let config = serve_config(args, cli.database_url, data_dir)?;
             crate::http::serve(config, None).await
         }
+        Command::Bench(args) => {
+            let options = crate::bench::BenchOptions {
+                backends: args
+                    .backends
+                    .iter()
+                    .map(|b| match b {
+                        BenchBackend::Postgres => desist_store::Backend::Postgres,
+                        BenchBackend::Sqlite => desist_store::Backend::Sqlite,
+                    })
+                    .collect(),
+                postgres_server: args.postgres,
+                national_subjects: args.subjects.max(args.pilot_subjects),
+                pilot_subjects: args.pilot_subjects,
+                window: args.window.into(),
+                seed: args.seed,
+                scratch_dir: data_dir.join("bench"),
+            };
+            crate::bench::run(&options).await?;
+            Ok(())
+        }
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -450,8 +505,14 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 .await?
                 .with_master_key(master);
             store.migrate().await?;
-            let report =
-                crate::demo::seed(&store, DomainServices::system(), seed, subjects).await?;
+            let report = crate::demo::seed(
+                &store,
+                DomainServices::system(),
+                seed,
+                subjects,
+                crate::demo::Caseloads::OnePerArea,
+            )
+            .await?;
             desist_projections::catch_up_all(store.db()).await?;
             println!(
                 "demo cohort (seed {seed}): {} people, {} commands, {} recorded now",

@@ -7,15 +7,29 @@
 //! The same seed always gives the same cohort.
 
 use chrono::{Duration, NaiveDate};
+use futures::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
 pub const AREAS: [&str; 3] = ["Sussex", "Kent", "Surrey"];
 
-/// The offender manager who holds each area's caseload in the demo.
-pub fn offender_manager(area: &str) -> String {
-    format!("om-{}", area.to_lowercase())
+/// How people are shared among offender managers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caseloads {
+    /// One offender manager per area (`om-sussex`), as the demo prints tokens for.
+    OnePerArea,
+    /// Managers holding `n` people each, numbered by person (`om-sussex-000`): a national
+    /// service's caseloads stay the same size however many people there are.
+    Of(usize),
+}
+
+/// The offender manager who holds person `index`'s caseload.
+pub fn offender_manager(area: &str, index: usize, caseloads: Caseloads) -> String {
+    match caseloads {
+        Caseloads::OnePerArea => format!("om-{}", area.to_lowercase()),
+        Caseloads::Of(n) => format!("om-{}-{:03}", area.to_lowercase(), index / n.max(1)),
+    }
 }
 
 fn date(d: NaiveDate) -> String {
@@ -295,6 +309,7 @@ pub async fn seed(
     services: desist_domain::DomainServices,
     seed: u64,
     subjects: usize,
+    caseloads: Caseloads,
 ) -> Result<DemoReport, crate::Error> {
     let document = timeline(seed, subjects);
     let report = crate::import::import(store, services.clone(), &document, "desist-demo", false)
@@ -311,32 +326,42 @@ pub async fn seed(
         role: desist_domain::Role::System,
         agency: "desist-demo".into(),
     };
+    let people = document["subjects"].as_array().cloned().unwrap_or_default();
+    let (write, actor, services) = (&write, &actor, &services);
+    // Different people's records do not contend: allocate several at a time.
+    let allocated: Vec<Result<bool, crate::Error>> =
+        futures::stream::iter(people.iter().enumerate().map(|(index, person)| async move {
+            let (Some(reference), Some(area)) = (person["ref"].as_str(), person["area"].as_str())
+            else {
+                return Ok(false);
+            };
+            let Some(referred) = person["enrolments"][0]["referred"].as_str() else {
+                return Ok(false);
+            };
+            let occurred_at = format!("{referred}T00:00:00Z")
+                .parse()
+                .unwrap_or_else(|_| services.now());
+            let metadata = desist_store::CommandMetadata::new(
+                format!("demo/{reference}/offender-manager"),
+                "desist-demo",
+                actor.clone(),
+            );
+            let command = desist_domain::subject::SubjectCommand::AllocateOffenderManager {
+                officer: offender_manager(area, index, caseloads),
+                occurred_at,
+            };
+            let outcome = write
+                .subjects
+                .execute(reference, command, &metadata)
+                .await?;
+            Ok(!outcome.replayed)
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
     let mut recorded = report.recorded;
-    for person in document["subjects"].as_array().into_iter().flatten() {
-        let (Some(reference), Some(area)) = (person["ref"].as_str(), person["area"].as_str())
-        else {
-            continue;
-        };
-        let Some(referred) = person["enrolments"][0]["referred"].as_str() else {
-            continue;
-        };
-        let occurred_at = format!("{referred}T00:00:00Z")
-            .parse()
-            .unwrap_or_else(|_| services.now());
-        let metadata = desist_store::CommandMetadata::new(
-            format!("demo/{reference}/offender-manager"),
-            "desist-demo",
-            actor.clone(),
-        );
-        let command = desist_domain::subject::SubjectCommand::AllocateOffenderManager {
-            officer: offender_manager(area),
-            occurred_at,
-        };
-        let outcome = write
-            .subjects
-            .execute(reference, command, &metadata)
-            .await?;
-        if !outcome.replayed {
+    for newly in allocated {
+        if newly? {
             recorded += 1;
         }
     }

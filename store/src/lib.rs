@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod feed;
 pub mod horizon;
+pub mod limits;
 pub mod metadata;
 pub mod sealing;
 

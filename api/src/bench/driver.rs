@@ -1,0 +1,353 @@
+//! The load driver: a `desist serve` process on its own core, clients that time every request
+//! into a latency histogram, and the raw append clients.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use desist_domain::Role;
+use desist_store::{Backend, Store};
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
+
+use super::setup::{self, Waiting};
+use super::Figure;
+use crate::auth::AuthConfig;
+use crate::Error;
+
+/// Pins every thread of this process to `core` (Linux `taskset`), so that the driver and the
+/// server it measures do not share a core. Without `taskset` the run goes on unpinned.
+pub fn pin_this_process_to_core(core: usize) {
+    let pid = std::process::id().to_string();
+    let pinned = Command::new("taskset")
+        .args(["-a", "-p", "-c", &core.to_string(), &pid])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !pinned {
+        eprintln!("taskset is not available: the driver and the server share the cores");
+    }
+}
+
+/// Request latencies of one measurement.
+pub struct Latencies {
+    histogram: Histogram<u64>,
+    elapsed: Duration,
+    pub failures: u64,
+}
+
+impl Latencies {
+    fn new() -> Result<Self, Error> {
+        Ok(Self {
+            // Microseconds, up to a minute, three significant figures.
+            histogram: Histogram::new_with_bounds(1, 60_000_000, 3)
+                .map_err(|e| Error::Config(format!("histogram: {e}")))?,
+            elapsed: Duration::ZERO,
+            failures: 0,
+        })
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.histogram.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn percentile_ms(&self, percentile: f64) -> f64 {
+        self.histogram.value_at_percentile(percentile) as f64 / 1000.0
+    }
+
+    pub fn percentiles(&self, backend: Backend, name: &str) -> Vec<Figure> {
+        [50.0, 95.0, 99.0]
+            .into_iter()
+            .map(|p| Figure::new(backend, format!("{name} p{p}"), self.percentile_ms(p), "ms"))
+            .collect()
+    }
+}
+
+/// A `desist serve` process on core 0, on a free port.
+pub struct Server {
+    child: std::sync::Mutex<Child>,
+    pid: u32,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start(url: &str, core: usize) -> Result<Server, Error> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| Error::Config(format!("no free port: {e}")))?
+            .port();
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::Config(format!("cannot find the desist binary: {e}")))?;
+        let mut command = if Command::new("taskset").arg("-V").output().is_ok() {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &core.to_string()]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        };
+        let child = command
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", url)
+            .env("DESIST_JWT_SECRET", setup::JWT_SECRET)
+            .env("DESIST_MASTER_KEY", setup::master_key_text())
+            .env("DESIST_MASTER_KEY_ID", "bench")
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| Error::Config(format!("cannot start desist serve: {e}")))?;
+        let server = Server {
+            pid: child.id(),
+            child: std::sync::Mutex::new(child),
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            let up = server
+                .client
+                .get(format!("{}/healthz", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server.stop();
+        Err(Error::Config("desist serve did not come up".into()))
+    }
+
+    /// Waits until every view has applied every event.
+    pub async fn wait_for_views(&self, store: &Store, at_most: Duration) -> Result<(), Error> {
+        let deadline = Instant::now() + at_most;
+        while Instant::now() < deadline {
+            if desist_projections::registry::max_live_lag(store.db()).await? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(Error::Config("the views did not catch up".into()))
+    }
+
+    /// The server's peak resident memory so far (VmHWM), in MB.
+    pub fn peak_resident_mb(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    pub fn stop(&self) {
+        if let Ok(mut child) = self.child.lock() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Posts one GraphQL request; `Ok(true)` when the answer has no error of any kind.
+    async fn post(&self, token: &str, query: &str) -> bool {
+        let Ok(response) = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(token)
+            .json(&json!({ "query": query }))
+            .send()
+            .await
+        else {
+            return false;
+        };
+        let Ok(body) = response.json::<Value>().await else {
+            return false;
+        };
+        body.get("errors").is_none() && body.get("data").is_some() && !has_user_errors(&body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn has_user_errors(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, v)| {
+            (key == "userErrors" && v.as_array().is_some_and(|a| !a.is_empty()))
+                || has_user_errors(v)
+        }),
+        Value::Array(items) => items.iter().any(has_user_errors),
+        _ => false,
+    }
+}
+
+fn token(user: &str, role: Role) -> Result<String, Error> {
+    let config = AuthConfig::Local {
+        secret: setup::JWT_SECRET.into(),
+        issuer: "desist".into(),
+        audience: "desist".into(),
+    };
+    crate::auth::token::mint(
+        &config,
+        user,
+        role,
+        "bench",
+        Some("benchmark".into()),
+        Duration::from_secs(3600),
+    )
+    .map_err(Error::Config)
+}
+
+/// Runs `clients` copies of `request` until `window` ends; each answers whether it succeeded.
+async fn timed<F, Fut>(clients: usize, window: Duration, request: F) -> Result<Latencies, Error>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<bool>> + Send,
+{
+    let request = Arc::new(request);
+    let failures = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + window;
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (request, failures) = (request.clone(), failures.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).ok()?;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                // `None`: this client has no more work.
+                let Some(ok) = request(client, n).await else {
+                    break;
+                };
+                n += 1;
+                if ok {
+                    let _ = histogram.record(sent.elapsed().as_micros().max(1) as u64);
+                } else {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Some(histogram)
+        }));
+    }
+    let mut latencies = Latencies::new()?;
+    for task in tasks {
+        if let Ok(Some(histogram)) = task.await {
+            let _ = latencies.histogram.add(histogram);
+        }
+    }
+    latencies.elapsed = started.elapsed();
+    latencies.failures = failures.load(Ordering::Relaxed);
+    Ok(latencies)
+}
+
+/// The caseload of `officer` (a probation officer), as their screen asks for it.
+pub async fn caseload_reads(
+    server: &Arc<Server>,
+    officer: &str,
+    clients: usize,
+    window: Duration,
+) -> Result<Latencies, Error> {
+    let query = "{ caseload(first: 50) { edges { node { rag reasons nextStep \
+                 subject { ref area } } } } }";
+    reads(
+        server,
+        token(officer, Role::ProbationOfficer)?,
+        query,
+        clients,
+        window,
+    )
+    .await
+}
+
+/// The evaluator's outcome table, every cohort, split by area.
+pub async fn outcome_reads(
+    server: &Arc<Server>,
+    clients: usize,
+    window: Duration,
+) -> Result<Latencies, Error> {
+    let query = "{ outcomes(split: { area: true }) { cohorts { cohort group { value } \
+                 n { value suppressed } rate attendanceRate completionRate } } }";
+    reads(
+        server,
+        token("ev-bench", Role::Evaluator)?,
+        query,
+        clients,
+        window,
+    )
+    .await
+}
+
+async fn reads(
+    server: &Arc<Server>,
+    bearer: String,
+    query: &'static str,
+    clients: usize,
+    window: Duration,
+) -> Result<Latencies, Error> {
+    let server = server.clone();
+    timed(clients, window, move |_, _| {
+        let (server, bearer) = (server.clone(), bearer.clone());
+        async move { Some(server.post(&bearer, query).await) }
+    })
+    .await
+}
+
+/// Records attendances through the full GraphQL mutation; each client works through its own
+/// courses, session by session, so clients do not contend for one course.
+pub async fn record_attendances(
+    server: &Arc<Server>,
+    courses: &[Vec<Waiting>],
+    clients: usize,
+    window: Duration,
+) -> Result<Latencies, Error> {
+    let bearer = token("bench-01", Role::Therapist)?;
+    let mut work: Vec<Vec<Waiting>> = vec![Vec::new(); clients];
+    for (n, course) in courses.iter().enumerate() {
+        work[n % clients].extend(course.iter().cloned());
+    }
+    let work = Arc::new(work);
+    let server = server.clone();
+    timed(clients, window, move |client, n| {
+        let (server, bearer, work) = (server.clone(), bearer.clone(), work.clone());
+        async move {
+            let waiting = work.get(client)?.get(n as usize)?.clone();
+            let held = waiting.held_at.to_rfc3339();
+            let query = format!(
+                r#"mutation {{ recordAttendance(input: {{ enrolmentId: "{}", sessionId: "{}",
+                    attendance: ATTENDED, occurredAt: "{held}" }}) {{ commandId userErrors {{ code }} }} }}"#,
+                waiting.enrolment, waiting.session
+            );
+            Some(server.post(&bearer, &query).await)
+        }
+    })
+    .await
+}
+
+/// The append limit: `clients` clients inserting event-sized rows, one per transaction.
+pub async fn appends(store: &Store, clients: usize, window: Duration) -> Result<f64, Error> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let db = store.db().clone();
+        tasks.push(tokio::spawn(async move {
+            desist_store::limits::append_for(&db, client, window).await
+        }));
+    }
+    let mut rows = 0;
+    for task in tasks {
+        rows += task
+            .await
+            .map_err(|e| Error::Config(format!("append client: {e}")))??;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}

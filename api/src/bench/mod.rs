@@ -1,0 +1,320 @@
+//! `desist bench`: how close Desist comes to what the machine allows, on each backend.
+//!
+//! Every figure is measured beside its limit in the same run, because the machine's speed
+//! varies from run to run: the ratio is what counts. The server runs as its own process
+//! (`desist serve`) pinned to one core and the load driver to the other, so the two do not
+//! take turns on the same core. docs/benchmarks.md says what limits each figure.
+
+mod driver;
+mod setup;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use desist_domain::DomainServices;
+use desist_store::{Backend, Store};
+
+use crate::Error;
+use driver::{Latencies, Server};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub backends: Vec<Backend>,
+    /// A PostgreSQL server where a scratch database may be created (and is dropped after).
+    pub postgres_server: String,
+    /// People in the national-scale data (one course each, about 42 events a person).
+    pub national_subjects: usize,
+    /// People in the pilot-scale data.
+    pub pilot_subjects: usize,
+    /// How long each timed measurement runs.
+    pub window: Duration,
+    pub seed: u64,
+    /// Where the SQLite scratch file goes.
+    pub scratch_dir: PathBuf,
+}
+
+/// One line of the table.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub backend: Backend,
+    pub name: String,
+    pub value: f64,
+    pub unit: &'static str,
+    /// The limit it is measured against, when it has one.
+    pub limit: Option<(String, f64)>,
+    /// The target the issue set, as text, and whether this run met it.
+    pub target: Option<(String, bool)>,
+}
+
+impl Figure {
+    pub(crate) fn new(
+        backend: Backend,
+        name: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> Self {
+        Self {
+            backend,
+            name: name.into(),
+            value,
+            unit,
+            limit: None,
+            target: None,
+        }
+    }
+
+    fn against(mut self, limit: &str, value: f64) -> Self {
+        self.limit = Some((limit.to_string(), value));
+        self
+    }
+
+    fn target(mut self, text: &str, met: bool) -> Self {
+        self.target = Some((text.to_string(), met));
+        self
+    }
+
+    pub fn ratio(&self) -> Option<f64> {
+        self.limit
+            .as_ref()
+            .filter(|(_, limit)| *limit > 0.0)
+            .map(|(_, limit)| self.value / limit)
+    }
+}
+
+/// Runs the whole suite; prints each backend's figures as they come and returns them all.
+pub async fn run(options: &BenchOptions) -> Result<Vec<Figure>, Error> {
+    driver::pin_this_process_to_core(1);
+    let mut figures = Vec::new();
+    for backend in &options.backends {
+        eprintln!("== {backend:?} ==");
+        let scratch = setup::Scratch::create(*backend, options).await?;
+        let result = one_backend(*backend, &scratch, options).await;
+        scratch.drop_database().await;
+        let found = result?;
+        print_table(&found);
+        figures.extend(found);
+    }
+    Ok(figures)
+}
+
+async fn one_backend(
+    backend: Backend,
+    scratch: &setup::Scratch,
+    options: &BenchOptions,
+) -> Result<Vec<Figure>, Error> {
+    let mut figures = Vec::new();
+    let store = Store::open(&scratch.url, 16)
+        .await?
+        .with_master_key(setup::master_key()?);
+    let services = DomainServices::system();
+
+    // Limits first, on an empty store: the raw append rate.
+    desist_store::limits::create_append_table(store.db()).await?;
+    let append_1 = driver::appends(&store, 1, options.window).await?;
+    let append_8 = driver::appends(&store, 8, options.window).await?;
+    figures.push(Figure::new(
+        backend,
+        "append limit, 1 client",
+        append_1,
+        "rows/s",
+    ));
+    figures.push(Figure::new(
+        backend,
+        "append limit, 8 clients",
+        append_8,
+        "rows/s",
+    ));
+
+    // Pilot-scale data, then the server.
+    let loaded = std::time::Instant::now();
+    setup::load(&store, &services, options.seed, options.pilot_subjects).await?;
+    eprintln!(
+        "pilot data: {} events in {:.1} s",
+        setup::count_events(&store).await?,
+        loaded.elapsed().as_secs_f64()
+    );
+    let server = Arc::new(Server::start(&scratch.url, 0).await?);
+    // The offender manager of the first person: the same forty people at either scale.
+    let officer = setup::officer_of(&store, "DEMO-S0000").await?;
+    let pilot_reads = reads(&server, &officer, options).await?;
+
+    // The command path, against the pilot-scale store.
+    let sessions = setup::sessions_to_record(&store, &services, 300 * 12).await?;
+    let (one, eight) = sessions.split_at(sessions.len() / 3);
+    let command_1 = driver::record_attendances(&server, one, 1, options.window).await?;
+    let command_8 = driver::record_attendances(&server, eight, 8, options.window).await?;
+    for (clients, latencies, limit) in [(1, &command_1, append_1), (8, &command_8, append_8)] {
+        let mut figure = Figure::new(
+            backend,
+            format!("command path (recordAttendance), {clients} client(s)"),
+            latencies.per_second(),
+            "cmd/s",
+        )
+        .against(&format!("append limit, {clients}"), limit);
+        if clients == 8 {
+            let ratio = figure.ratio().unwrap_or(0.0);
+            figure = match backend {
+                Backend::Postgres => figure.target(
+                    "≥ 0.5 × append, p99 ≤ 20 ms",
+                    ratio >= 0.5 && latencies.percentile_ms(99.0) <= 20.0,
+                ),
+                Backend::Sqlite => figure.target("≥ 0.5 × append", ratio >= 0.5),
+            };
+        }
+        figures.push(figure);
+        figures.extend(
+            latencies.percentiles(backend, &format!("command latency, {clients} client(s)")),
+        );
+        if latencies.failures > 0 {
+            figures.push(Figure::new(
+                backend,
+                format!("command failures, {clients} client(s)"),
+                latencies.failures as f64,
+                "responses",
+            ));
+        }
+    }
+
+    // National-scale data: the same people first, then the rest.
+    let loaded = std::time::Instant::now();
+    setup::load(&store, &services, options.seed, options.national_subjects).await?;
+    let events = setup::count_events(&store).await?;
+    let load_seconds = loaded.elapsed().as_secs_f64();
+    eprintln!("national data: {events} events in {load_seconds:.1} s");
+    figures.push(Figure::new(
+        backend,
+        "national data: events",
+        events as f64,
+        "events",
+    ));
+    server
+        .wait_for_views(&store, Duration::from_secs(600))
+        .await?;
+    let national_reads = reads(&server, &officer, options).await?;
+    for (name, pilot, national) in [
+        ("caseload", &pilot_reads.caseload, &national_reads.caseload),
+        (
+            "caseload, 8 clients",
+            &pilot_reads.caseload_8,
+            &national_reads.caseload_8,
+        ),
+        ("outcomes", &pilot_reads.outcomes, &national_reads.outcomes),
+        (
+            "outcomes, 8 clients",
+            &pilot_reads.outcomes_8,
+            &national_reads.outcomes_8,
+        ),
+    ] {
+        let p95_national = national.percentile_ms(95.0);
+        let mut figure = Figure::new(
+            backend,
+            format!("{name} query p95, national"),
+            p95_national,
+            "ms",
+        )
+        .against("same query, pilot", pilot.percentile_ms(95.0));
+        if name.ends_with("8 clients") && backend == Backend::Postgres {
+            let bound = if name.starts_with("caseload") {
+                20.0
+            } else {
+                100.0
+            };
+            figure = figure.target(&format!("≤ {bound} ms"), p95_national <= bound);
+        }
+        figures.push(figure);
+        if national.failures + pilot.failures > 0 {
+            figures.push(Figure::new(
+                backend,
+                format!("{name} failures"),
+                (national.failures + pilot.failures) as f64,
+                "responses",
+            ));
+        }
+    }
+
+    // The feed limit and each projection's rebuild, on the national data.
+    let (rows, took) = desist_store::limits::read_all_events(store.db()).await?;
+    let feed = rows as f64 / took.as_secs_f64();
+    figures.push(Figure::new(
+        backend,
+        "feed limit (one SELECT, streamed)",
+        feed,
+        "rows/s",
+    ));
+    for name in desist_projections::NAMES {
+        let started = std::time::Instant::now();
+        let (_, progress) = desist_projections::rebuild_by_name(name, store.db(), |_| {}).await?;
+        let rate = progress.events as f64 / started.elapsed().as_secs_f64();
+        let figure = Figure::new(backend, format!("rebuild {name}"), rate, "events/s")
+            .against("feed limit", feed);
+        let met = rate >= 100_000.0 && figure.ratio().unwrap_or(0.0) >= 0.3;
+        figures.push(figure.target("≥ 100k/s and ≥ 0.3 × feed", met));
+    }
+
+    let peak = server.peak_resident_mb();
+    figures.push(
+        Figure::new(backend, "peak resident memory of desist serve", peak, "MB")
+            .target("≤ 250 MB", peak <= 250.0),
+    );
+    server.stop();
+    store.db().close().await;
+    Ok(figures)
+}
+
+struct Reads {
+    caseload: Latencies,
+    caseload_8: Latencies,
+    outcomes: Latencies,
+    outcomes_8: Latencies,
+}
+
+async fn reads(
+    server: &Arc<Server>,
+    officer: &str,
+    options: &BenchOptions,
+) -> Result<Reads, Error> {
+    let window = options.window;
+    Ok(Reads {
+        caseload: driver::caseload_reads(server, officer, 1, window).await?,
+        caseload_8: driver::caseload_reads(server, officer, 8, window).await?,
+        outcomes: driver::outcome_reads(server, 1, window).await?,
+        outcomes_8: driver::outcome_reads(server, 8, window).await?,
+    })
+}
+
+/// The table: figure, value, limit, ratio, target.
+pub fn print_table(figures: &[Figure]) {
+    println!("| backend | figure | value | limit | ratio | target |\n|---|---|---|---|---|---|");
+    for f in figures {
+        let limit = f
+            .limit
+            .as_ref()
+            .map(|(name, value)| format!("{} ({name})", human(*value)))
+            .unwrap_or_default();
+        let ratio = f.ratio().map(|r| format!("{r:.2}")).unwrap_or_default();
+        let target = f
+            .target
+            .as_ref()
+            .map(|(text, met)| format!("{text}: {}", if *met { "met" } else { "missed" }))
+            .unwrap_or_default();
+        println!(
+            "| {:?} | {} | {} {} | {limit} | {ratio} | {target} |",
+            f.backend,
+            f.name,
+            human(f.value),
+            f.unit
+        );
+    }
+}
+
+fn human(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
