@@ -14,7 +14,7 @@ use desist_projections::decode::Decoded;
 use desist_projections::measures::outcomes::Split;
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
-use desist_projections::queries::outcome_report;
+use desist_projections::queries::{cached_outcome_report, outcome_report};
 use desist_projections::registry::{ensure_live, status};
 use desist_projections::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
 use desist_store::db::{Db, Tx};
@@ -383,6 +383,19 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
     let pinned = outcome_report(pool, as_of, None, Split::default())
         .await
         .unwrap();
+    // A cached report is the report, and is computed once per position.
+    let cache = desist_projections::queries::OutcomeCache::default();
+    let cached = cached_outcome_report(pool, &cache, as_of, None, Split::default())
+        .await
+        .unwrap();
+    assert_eq!(*cached, pinned);
+    let hit = cached_outcome_report(pool, &cache, as_of, None, Split::default())
+        .await
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&cached, &hit),
+        "the second asking is answered from memory"
+    );
 
     // A new proven reoffence for someone in the 2023Q1 cohort arrives later.
     let ws = write_side(&db);
@@ -426,6 +439,11 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
         latest.all_cohorts.reoffences, pinned.all_cohorts.reoffences,
         "unpinned, the new reoffence counts"
     );
+    // The cache follows the feed: the new position is a new report, not the cached one.
+    let moved = cached_outcome_report(pool, &cache, as_of, None, Split::default())
+        .await
+        .unwrap();
+    assert_eq!(*moved, latest);
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! Reads the live views and applies the measures: compliance as of a date, outcome statistics
 //! as of a date and optionally pinned to a feed position.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use desist_store::db::{self, Db};
@@ -172,10 +173,14 @@ pub async fn compliance_facts(
     .bind_all(&only_ids)
     .fetch_all(pool.reader())
     .await?;
-    let breaches: Vec<(String, NaiveDate, Option<NaiveDate>)> =
-        db::query_as("SELECT order_id, reported_on, first_outcome_on FROM compliance_breaches")
-            .fetch_all(pool.reader())
-            .await?;
+    // Only the breaches of the orders asked for: a caseload reads a few, not the nation's.
+    let breaches: Vec<(String, NaiveDate, Option<NaiveDate>)> = db::query_as(format!(
+        "SELECT order_id, reported_on, first_outcome_on FROM compliance_breaches
+          WHERE order_id IN (SELECT order_id FROM compliance_orders WHERE {only})"
+    ))
+    .bind_all(&only_ids)
+    .fetch_all(pool.reader())
+    .await?;
     let mut breaches_by_order: BTreeMap<String, Vec<BreachFact>> = BTreeMap::new();
     for (order_id, reported_on, first_outcome_on) in breaches {
         breaches_by_order
@@ -254,21 +259,89 @@ pub async fn outcome_report(
     pin: Option<FeedPosition>,
     split: Split,
 ) -> Result<OutcomeReport, ProjectionError> {
+    let position = pinned_position(pool, pin).await?;
+    report_at(pool, as_of, position, split).await
+}
+
+/// Like [`outcome_report`], answered from `cache` when the same report at the same position was
+/// computed before: the figures at a feed position never change.
+pub async fn cached_outcome_report(
+    pool: &Db,
+    cache: &OutcomeCache,
+    as_of: NaiveDate,
+    pin: Option<FeedPosition>,
+    split: Split,
+) -> Result<Arc<OutcomeReport>, ProjectionError> {
+    let position = pinned_position(pool, pin).await?;
+    let key = (position, as_of, split);
+    if let Some(report) = cache.get(&key) {
+        return Ok(report);
+    }
+    let report = Arc::new(report_at(pool, as_of, position, split).await?);
+    cache.put(key, report.clone());
+    Ok(report)
+}
+
+/// Outcome reports by the position, date and split they were computed for; the most recent
+/// few are kept.
+#[derive(Default)]
+pub struct OutcomeCache {
+    reports: Mutex<VecDeque<(ReportKey, Arc<OutcomeReport>)>>,
+}
+
+type ReportKey = (FeedPosition, NaiveDate, Split);
+
+impl OutcomeCache {
+    const KEEP: usize = 32;
+
+    fn get(&self, key: &ReportKey) -> Option<Arc<OutcomeReport>> {
+        let reports = self.reports.lock().ok()?;
+        reports
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, r)| r.clone())
+    }
+
+    fn put(&self, key: ReportKey, report: Arc<OutcomeReport>) {
+        if let Ok(mut reports) = self.reports.lock() {
+            if reports.iter().any(|(k, _)| *k == key) {
+                return;
+            }
+            if reports.len() == Self::KEEP {
+                reports.pop_front();
+            }
+            reports.push_back((key, report));
+        }
+    }
+}
+
+/// The position a report is pinned to: `pin` if the projection has reached it, else all the
+/// projection has applied.
+async fn pinned_position(
+    pool: &Db,
+    pin: Option<FeedPosition>,
+) -> Result<FeedPosition, ProjectionError> {
     let generation = live_generation(pool, OutcomesProjection::NAME)
         .await?
         .ok_or(ProjectionError::NotLive(OutcomesProjection::NAME))?;
     let reached = checkpoint(pool, OutcomesProjection::NAME, generation).await?;
-    let position = match pin {
-        Some(pin) if pin > reached => {
-            return Err(ProjectionError::NotYetProjected {
-                projection: OutcomesProjection::NAME,
-                pinned: format!("{}:{}", pin.tx, pin.global_position),
-                reached: format!("{}:{}", reached.tx, reached.global_position),
-            })
-        }
-        Some(pin) => pin,
-        None => reached,
-    };
+    match pin {
+        Some(pin) if pin > reached => Err(ProjectionError::NotYetProjected {
+            projection: OutcomesProjection::NAME,
+            pinned: format!("{}:{}", pin.tx, pin.global_position),
+            reached: format!("{}:{}", reached.tx, reached.global_position),
+        }),
+        Some(pin) => Ok(pin),
+        None => Ok(reached),
+    }
+}
+
+async fn report_at(
+    pool: &Db,
+    as_of: NaiveDate,
+    position: FeedPosition,
+    split: Split,
+) -> Result<OutcomeReport, ProjectionError> {
     let (enrolments, orders) = outcome_facts(pool, position).await?;
     let outcomes_by_cohort = cohort_outcomes(&enrolments, as_of, split);
     Ok(OutcomeReport {

@@ -28,6 +28,8 @@ pub struct AppContext {
     pub alerts: broadcast::Sender<Alert>,
     /// How long a mutation waits for the views to show its events (read-your-writes).
     pub view_wait: Duration,
+    /// Outcome reports already computed, by feed position.
+    pub outcomes: desist_projections::queries::OutcomeCache,
 }
 
 /// Who is asking, why, and what they have read so far in this request.
@@ -92,6 +94,7 @@ impl AppContext {
             services,
             alerts,
             view_wait,
+            outcomes: Default::default(),
         }
     }
 

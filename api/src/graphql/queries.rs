@@ -396,8 +396,9 @@ impl QueryRoot {
         let as_of = as_of.unwrap_or_else(|| today(ctx));
         let pin = pin.as_deref().map(parse_pin).transpose()?;
         let split = split.unwrap_or_default();
-        let report = desist_projections::queries::outcome_report(
+        let report = desist_projections::queries::cached_outcome_report(
             app(ctx).store.db(),
+            &app(ctx).outcomes,
             as_of,
             pin,
             Split {
@@ -414,7 +415,7 @@ impl QueryRoot {
             }
             other => internal_error(ctx, other),
         })?;
-        Ok((&report).into())
+        Ok(report.as_ref().into())
     }
 
     /// Everything held about one subject, for a subject access request (admin). Details of

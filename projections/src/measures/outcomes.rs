@@ -47,7 +47,7 @@ pub struct EnrolmentOutcome {
 }
 
 /// Optional splits of the cohort table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Split {
     pub programme: bool,
     pub area: bool,
