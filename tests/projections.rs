@@ -240,7 +240,8 @@ async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint
         .unwrap();
     scenario::subject(&ws, "S2").await;
     let pool = db.store.db().clone();
-    let offence_position = common::feed_at_least(&db.store, FeedPosition::START, 1)
+    let written = count_events(&db.store).await as usize;
+    let offence_position = common::feed_at_least(&db.store, FeedPosition::START, written)
         .await
         .into_iter()
         .find(|e| e.event_type == "OffenceRecorded")

@@ -30,6 +30,7 @@ pub async fn compliance_facts(
 ) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
     let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
     // `WHERE {only}`: every subject, or the ones asked for, bound from `$1` on.
+    let everyone = only.is_none();
     let only_ids: Vec<String> = only.map(<[String]>::to_vec).unwrap_or_default();
     let only = match only {
         None => "TRUE".to_string(),
@@ -59,6 +60,15 @@ pub async fn compliance_facts(
         .bind_all(&only_ids)
         .fetch_all(pool.reader())
         .await?;
+    // The courses' own rows by their ids: an explicit list is an index lookup whatever the
+    // planner knows about the tables.
+    let (enrolment_ids, of_enrolments) = if everyone {
+        (Vec::new(), "TRUE".to_string())
+    } else {
+        let ids: Vec<String> = enrolments.iter().map(|e| e.0.clone()).collect();
+        let filter = format!("enrolment_id IN ({})", db::placeholders(1, ids.len()));
+        (ids, filter)
+    };
     let mut by_enrolment: BTreeMap<String, (String, EnrolmentFacts)> = enrolments
         .into_iter()
         .map(|(enrolment_id, subject_id, started_on, ended_on)| {
@@ -79,11 +89,10 @@ pub async fn compliance_facts(
 
     let pauses: Vec<(String, NaiveDate, Option<NaiveDate>)> = db::query_as(format!(
         "SELECT enrolment_id, paused_on, resumed_on FROM compliance_pauses
-          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE {only})
+          WHERE {of_enrolments}
           ORDER BY global_position"
     ))
-    .bind_all(&only_ids)
+    .bind_all(&enrolment_ids)
     .fetch_all(pool.reader())
     .await?;
     for (id, from, to) in pauses {
@@ -101,11 +110,10 @@ pub async fn compliance_facts(
     let sessions: Vec<SessionRow> = db::query_as(format!(
         "SELECT enrolment_id, scheduled_at, state, absence, absence_resolved_on
            FROM compliance_sessions
-          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE {only})
+          WHERE {of_enrolments}
           ORDER BY enrolment_id, scheduled_at"
     ))
-    .bind_all(&only_ids)
+    .bind_all(&enrolment_ids)
     .fetch_all(pool.reader())
     .await?;
     for (id, held_at, state, absence, absence_resolved_on) in sessions {
@@ -120,11 +128,10 @@ pub async fn compliance_facts(
     }
     let actions: Vec<(String, NaiveDate, String)> = db::query_as(format!(
         "SELECT enrolment_id, action_on, action FROM compliance_enforcement
-          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE {only})
+          WHERE {of_enrolments}
           ORDER BY global_position"
     ))
-    .bind_all(&only_ids)
+    .bind_all(&enrolment_ids)
     .fetch_all(pool.reader())
     .await?;
     for (id, on, action) in actions {
@@ -134,10 +141,9 @@ pub async fn compliance_facts(
     }
     let concerns: Vec<(String, DateTime<Utc>, bool, Option<NaiveDate>)> = db::query_as(format!(
         "SELECT enrolment_id, raised_at, notify_probation, acknowledged_on FROM compliance_concerns
-          WHERE enrolment_id IN (SELECT enrolment_id FROM compliance_enrolments
-                                  WHERE {only})"
+          WHERE {of_enrolments}"
     ))
-    .bind_all(&only_ids)
+    .bind_all(&enrolment_ids)
     .fetch_all(pool.reader())
     .await?;
     for (id, raised_at, notify_probation, acknowledged_on) in concerns {

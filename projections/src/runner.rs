@@ -192,24 +192,45 @@ impl<P: Projection> Runner<P> {
         // Runners start with a generation built by this code (see `ensure_current`).
         tokio::pin!(shutdown);
         let mut committed = self.db.subscribe_events().await?;
-        loop {
-            let generation = match live_generation(&self.db, P::NAME).await? {
-                Some(generation) => generation,
-                None => ensure_live::<P>(&self.db).await?,
+        // The lock is held for as long as this runner follows a generation, not taken for
+        // each wake-up: on PostgreSQL taking it means opening a connection.
+        let mut held: Option<(Generation, Lock)> = None;
+        let result = loop {
+            let generation = match live_generation(&self.db, P::NAME).await {
+                Ok(Some(generation)) => generation,
+                Ok(None) => match ensure_live::<P>(&self.db).await {
+                    Ok(generation) => generation,
+                    Err(e) => break Err(e),
+                },
+                Err(e) => break Err(e),
             };
-            match self.catch_up(generation, |_| {}).await {
-                Ok(_) | Err(ProjectionError::Busy(_)) => {}
-                Err(e) => {
+            if held.as_ref().map(|(g, _)| *g) != Some(generation) {
+                if let Some((_, lock)) = held.take() {
+                    lock.release().await;
+                }
+                // Another runner (another instance) may have it: then this one stands by.
+                match self.lock(generation).await {
+                    Ok(lock) => held = Some((generation, lock)),
+                    Err(ProjectionError::Busy(_)) => {}
+                    Err(e) => break Err(e),
+                }
+            }
+            if held.is_some() {
+                if let Err(e) = self.drain(generation, &mut |_| {}).await {
                     tracing::error!(projection = P::NAME, error = %e, "projection stopped");
-                    return Err(e);
+                    break Err(e);
                 }
             }
             tokio::select! {
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => break Ok(()),
                 _ = committed.next() => {}
                 _ = tokio::time::sleep(self.options.poll_interval) => {}
             }
+        };
+        if let Some((_, lock)) = held {
+            lock.release().await;
         }
+        result
     }
 }
 

@@ -105,9 +105,9 @@ async fn one_backend(
     options: &BenchOptions,
 ) -> Result<Vec<Figure>, Error> {
     let mut figures = Vec::new();
-    let store = Store::open(&scratch.url, 16)
-        .await?
-        .with_master_key(setup::master_key()?);
+    let store = Store::connect(&scratch.url, 16).await?;
+    store.migrate().await?;
+    let store = store.with_master_key(setup::master_key()?);
     let services = DomainServices::system();
 
     // Limits first, on an empty store: the raw append rate.
@@ -130,6 +130,7 @@ async fn one_backend(
     // Pilot-scale data, then the server.
     let loaded = std::time::Instant::now();
     setup::load(&store, &services, options.seed, options.pilot_subjects).await?;
+    desist_projections::catch_up_all(store.db()).await?;
     eprintln!(
         "pilot data: {} events in {:.1} s",
         setup::count_events(&store).await?,
@@ -142,6 +143,9 @@ async fn one_backend(
 
     // The command path, against the pilot-scale store.
     let sessions = setup::sessions_to_record(&store, &services, 300 * 12).await?;
+    server
+        .wait_for_views(&store, Duration::from_secs(600))
+        .await?;
     let (one, eight) = sessions.split_at(sessions.len() / 3);
     let command_1 = driver::record_attendances(&server, one, 1, options.window).await?;
     let command_8 = driver::record_attendances(&server, eight, 8, options.window).await?;

@@ -77,7 +77,7 @@ impl Scratch {
 
 /// Loads the demo generator's first `subjects` people (the same people whatever the total, so
 /// a national load after a pilot load adds the rest), with offender managers holding forty
-/// people each, and brings the views up to date.
+/// people each.
 pub async fn load(
     store: &Store,
     services: &DomainServices,
@@ -92,7 +92,6 @@ pub async fn load(
         crate::demo::Caseloads::Of(40),
     )
     .await?;
-    desist_projections::catch_up_all(store.db()).await?;
     Ok(())
 }
 
@@ -231,9 +230,7 @@ pub async fn sessions_to_record(
         .buffer_unordered(4)
         .collect()
         .await;
-    let courses: Vec<Vec<Waiting>> = results.into_iter().collect::<Result<_, _>>()?;
-    desist_projections::catch_up_all(store.db()).await?;
-    Ok(courses)
+    results.into_iter().collect()
 }
 
 /// Who holds `subject`'s caseload.
