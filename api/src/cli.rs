@@ -119,6 +119,9 @@ pub struct BenchArgs {
     pub window: humantime::Duration,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Keep the scratch databases afterwards (their URLs are printed).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -451,6 +454,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
                 window: args.window.into(),
                 seed: args.seed,
                 scratch_dir: data_dir.join("bench"),
+                keep: args.keep,
             };
             crate::bench::run(&options).await?;
             Ok(())

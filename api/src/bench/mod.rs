@@ -33,6 +33,8 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Where the SQLite scratch file goes.
     pub scratch_dir: PathBuf,
+    /// Keep the scratch databases (their URLs are printed), to look into a figure afterwards.
+    pub keep: bool,
 }
 
 /// One line of the table.
@@ -91,7 +93,11 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<Figure>, Error> {
         eprintln!("== {backend:?} ==");
         let scratch = setup::Scratch::create(*backend, options).await?;
         let result = one_backend(*backend, &scratch, options).await;
-        scratch.drop_database().await;
+        if options.keep {
+            eprintln!("kept the scratch database: {}", scratch.url);
+        } else {
+            scratch.drop_database().await;
+        }
         let found = result?;
         print_table(&found);
         figures.extend(found);
@@ -131,6 +137,7 @@ async fn one_backend(
     let loaded = std::time::Instant::now();
     setup::load(&store, &services, options.seed, options.pilot_subjects).await?;
     desist_projections::catch_up_all(store.db()).await?;
+    setup::analyze(&store).await?;
     eprintln!(
         "pilot data: {} events in {:.1} s",
         setup::count_events(&store).await?,

@@ -246,3 +246,13 @@ pub async fn officer_of(store: &Store, subject: &str) -> Result<String, Error> {
         .flatten()
         .ok_or_else(|| Error::Config(format!("{subject} has no offender manager")))
 }
+
+/// Refreshes the planner's statistics after a bulk load, as an operator would after an import
+/// (docs/operations.md): otherwise the first minutes of reads are planned blind.
+pub async fn analyze(store: &Store) -> Result<(), Error> {
+    desist_store::db::query("ANALYZE")
+        .execute(store.db().writer())
+        .await
+        .map_err(desist_store::StoreError::from)?;
+    Ok(())
+}

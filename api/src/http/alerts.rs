@@ -2,22 +2,33 @@
 //!
 //! One monitor per server computes the statuses once per change, however many clients
 //! subscribe. It wakes on the same notification as the projection runners, waits for the
-//! compliance view to catch up, and compares each subject's RED reasons with the last it saw.
+//! compliance view to catch up, and compares the RED reasons of the people the new events are
+//! about with the last it saw. Once a minute it looks at everyone, for reasons that come with
+//! the date alone (a notification falling overdue).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cqrs_es::Aggregate;
+use desist_domain::enrolment::Enrolment;
+use desist_domain::protection_order::ProtectionOrder;
+use desist_domain::subject::Subject;
 use desist_projections::measures::compliance::{Rag, Reason};
+use desist_store::FeedPosition;
 use tokio::sync::watch;
 
 use crate::graphql::context::{Alert, AppContext};
 
 type RedReasons = BTreeMap<String, BTreeSet<Reason>>;
 
-async fn red_reasons(app: &AppContext) -> Option<(chrono::NaiveDate, RedReasons)> {
+/// The RED reasons of the subjects in `only` (everyone when `None`).
+async fn red_reasons(
+    app: &AppContext,
+    only: Option<&[String]>,
+) -> Option<(chrono::NaiveDate, RedReasons)> {
     let today = app.services.now().date_naive();
-    let statuses = desist_projections::queries::compliance(app.store.db(), today, None)
+    let statuses = desist_projections::queries::compliance(app.store.db(), today, only)
         .await
         .map_err(|e| tracing::warn!(error = %e, "alerts: compliance unavailable"))
         .ok()?;
@@ -54,17 +65,33 @@ pub async fn monitor(app: Arc<AppContext>, mut stopped: watch::Receiver<bool>) {
         }
     };
     settle(&app).await;
-    let mut known = red_reasons(&app).await.map(|(_, r)| r).unwrap_or_default();
+    let mut seen = feed_end(&app).await;
+    let mut known = red_reasons(&app, None)
+        .await
+        .map(|(_, r)| r)
+        .unwrap_or_default();
+    let mut everyone_at = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,
             _ = committed.next() => {}
-            // Reasons that depend only on the date (a notification falling overdue) appear
-            // without any event.
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
         settle(&app).await;
-        let Some((as_of, now)) = red_reasons(&app).await else {
+        // Reasons that depend only on the date appear without any event: once a minute,
+        // everyone; otherwise only the people the new events are about.
+        let touched = if everyone_at.elapsed() >= Duration::from_secs(60) {
+            everyone_at = tokio::time::Instant::now();
+            seen = feed_end(&app).await;
+            None
+        } else {
+            match touched_since(&app, &mut seen).await {
+                Some(subjects) if subjects.is_empty() => continue,
+                Some(subjects) => Some(subjects),
+                None => None,
+            }
+        };
+        let Some((as_of, now)) = red_reasons(&app, touched.as_deref()).await else {
             continue;
         };
         for (subject_id, reasons) in &now {
@@ -80,6 +107,73 @@ pub async fn monitor(app: Arc<AppContext>, mut stopped: watch::Receiver<bool>) {
                 }
             }
         }
-        known = now;
+        match touched {
+            None => known = now,
+            Some(subjects) => {
+                for subject in subjects {
+                    match now.get(&subject) {
+                        Some(reasons) => known.insert(subject, reasons.clone()),
+                        None => known.remove(&subject),
+                    };
+                }
+            }
+        }
     }
+}
+
+/// The end of the feed now: where the next look at new events starts.
+async fn feed_end(app: &AppContext) -> FeedPosition {
+    let mut position = FeedPosition::START;
+    while let Ok(events) =
+        desist_store::feed::read_after(app.store.db().reader(), position, 10_000).await
+    {
+        match events.last() {
+            Some(last) => position = last.position,
+            None => break,
+        }
+    }
+    position
+}
+
+/// The subjects the events after `seen` are about, moving `seen` past them; `None` if the
+/// feed cannot be read (then everyone is looked at).
+async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<String>> {
+    let mut subjects = BTreeSet::new();
+    let (mut enrolments, mut orders) = (Vec::new(), Vec::new());
+    loop {
+        let events = desist_store::feed::read_after(app.store.db().reader(), *seen, 10_000)
+            .await
+            .ok()?;
+        let Some(last) = events.last() else {
+            break;
+        };
+        *seen = last.position;
+        for event in events {
+            match event.aggregate_type.as_str() {
+                Subject::TYPE => {
+                    subjects.insert(event.aggregate_id);
+                }
+                Enrolment::TYPE => enrolments.push(event.aggregate_id),
+                ProtectionOrder::TYPE => orders.push(event.aggregate_id),
+                _ => {}
+            }
+        }
+    }
+    for (ids, table, key) in [
+        (&enrolments, "compliance_enrolments", "enrolment_id"),
+        (&orders, "compliance_orders", "order_id"),
+    ] {
+        for chunk in ids.chunks(1000) {
+            let owners: Vec<String> = desist_store::db::query_scalar(format!(
+                "SELECT subject_id FROM {table} WHERE {key} IN ({})",
+                desist_store::db::placeholders(1, chunk.len())
+            ))
+            .bind_all(chunk)
+            .fetch_all(app.store.db().reader())
+            .await
+            .ok()?;
+            subjects.extend(owners);
+        }
+    }
+    Some(subjects.into_iter().collect())
 }
