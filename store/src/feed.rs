@@ -173,7 +173,19 @@ fn feed_event(row: FeedRow) -> FeedEvent {
 /// Whether any committed or in-flight event lies beyond `position` (in feed order), whether or
 /// not the horizon lets it be read yet.
 pub async fn has_events_after(pool: Pool<'_>, position: FeedPosition) -> Result<bool, StoreError> {
-    Ok(events_after(pool, position).await? > 0)
+    // EXISTS stops at the first event; a count would read every one.
+    let sql = match pool.backend() {
+        Backend::Postgres => {
+            "SELECT EXISTS (SELECT 1 FROM events WHERE (tx, global_position) > ($1::text::xid8, $2))"
+        }
+        Backend::Sqlite => {
+            "SELECT EXISTS (SELECT 1 FROM event_positions WHERE global_position > $2)"
+        }
+    };
+    let (more,) = bind_position(db::query_as::<(bool,)>(sql), pool.backend(), position)
+        .fetch_one(pool)
+        .await?;
+    Ok(more)
 }
 
 /// How many events lie beyond `position` in feed order (a projection's lag).
