@@ -121,18 +121,20 @@ pub async fn monitor(app: Arc<AppContext>, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-/// The end of the feed now: where the next look at new events starts.
+/// Where the compliance view stands: the statuses just computed reflect the feed up to here,
+/// so the next look at new events starts here. Read from the registry, not by reading the
+/// whole feed (which at national scale is most of a million events).
 async fn feed_end(app: &AppContext) -> FeedPosition {
-    let mut position = FeedPosition::START;
-    while let Ok(events) =
-        desist_store::feed::read_after(app.store.db().reader(), position, 10_000).await
-    {
-        match events.last() {
-            Some(last) => position = last.position,
-            None => break,
-        }
+    use desist_projections::compliance::ComplianceProjection;
+    use desist_projections::registry::{checkpoint, live_generation};
+    use desist_projections::Projection;
+    let db = app.store.db();
+    match live_generation(db, ComplianceProjection::NAME).await {
+        Ok(Some(generation)) => checkpoint(db, ComplianceProjection::NAME, generation)
+            .await
+            .unwrap_or(FeedPosition::START),
+        _ => FeedPosition::START,
     }
-    position
 }
 
 /// The subjects the events after `seen` are about, moving `seen` past them; `None` if the
