@@ -1,15 +1,20 @@
 //! The compliance projection: the dated facts behind a subject's compliance status, so that the
 //! status can be computed for any as-of date (`measures::compliance`).
 
-use desist_domain::enrolment::{EnrolmentEvent, EnrolmentStatus};
-use desist_domain::protection_order::{AppealOutcome, NotificationKind, OrderEvent};
-use desist_domain::subject::{RiskAssessment, SubjectEvent};
-use desist_store::db::{self, Tx};
-use desist_store::FeedEvent;
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::Aggregate;
+use desist_domain::enrolment::{Enrolment, EnrolmentEvent, EnrolmentStatus};
+use desist_domain::protection_order::{
+    AppealOutcome, NotificationKind, OrderEvent, ProtectionOrder,
+};
+use desist_domain::subject::{RiskAssessment, Subject, SubjectEvent};
+use desist_store::db::Tx;
 
 use crate::decode::Decoded;
-use crate::projection::name_of;
-use crate::sessions::{self, session_change};
+use crate::projection::{name_of, Applied, Failure};
+use crate::rows::{self, Rows};
+use crate::sessions::{self, session_change, Session};
+use crate::table_row;
 use crate::{Generation, Projection};
 
 #[derive(Clone, Copy)]
@@ -74,355 +79,391 @@ impl Projection for ComplianceProjection {
         "CREATE INDEX compliance_risk{g}_subject_id ON compliance_risk{g} (subject_id)",
     ];
 
-    async fn apply(
-        &self,
-        conn: &mut Tx,
-        g: Generation,
-        event: &Decoded,
-        feed: &FeedEvent,
-    ) -> Result<(), sqlx::Error> {
+    async fn apply(&self, tx: &mut Tx, g: Generation, events: &[Applied<'_>]) -> Result<(), Failure> {
+        let subjects = rows::owners(events, Subject::TYPE);
+        let enrolments = rows::owners(events, Enrolment::TYPE);
+        let orders = rows::owners(events, ProtectionOrder::TYPE);
+        let mut batch = Batch {
+            subjects: Rows::load(tx, g, "compliance_subjects", &subjects).await?,
+            enrolments: Rows::load(tx, g, "compliance_enrolments", &enrolments).await?,
+            pauses: Rows::load(tx, g, "compliance_pauses", &enrolments).await?,
+            sessions: Rows::load(tx, g, "compliance_sessions", &enrolments).await?,
+            concerns: Rows::load(tx, g, "compliance_concerns", &enrolments).await?,
+            enforcement: Rows::new("compliance_enforcement"),
+            orders: Rows::load(tx, g, "compliance_orders", &orders).await?,
+            breaches: Rows::load(tx, g, "compliance_breaches", &orders).await?,
+            risk: Rows::new("compliance_risk"),
+        };
+        for applied in events {
+            batch.apply(applied);
+        }
+        batch.save(tx, g).await?;
+        Ok(())
+    }
+}
+
+table_row! {
+    pub struct SubjectRow {
+        subject_id: String,
+        area: String,
+        birth_year: i32,
+        sex: String,
+        offender_manager: Option<String>,
+    }
+    key (subject_id) as String;
+    primary key (subject_id);
+    owner subject_id;
+}
+
+table_row! {
+    pub struct EnrolmentRow {
+        enrolment_id: String,
+        subject_id: String,
+        practitioner: Option<String>,
+        status: String,
+        started_on: Option<NaiveDate>,
+        ended_on: Option<NaiveDate>,
+        end_kind: Option<String>,
+    }
+    key (enrolment_id) as String;
+    primary key (enrolment_id);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct Pause {
+        enrolment_id: String,
+        global_position: i64,
+        paused_on: NaiveDate,
+        resumed_on: Option<NaiveDate>,
+    }
+    key (global_position) as i64;
+    primary key (global_position);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct Enforcement {
+        global_position: i64,
+        enrolment_id: String,
+        action_on: NaiveDate,
+        action: String,
+    }
+    key (global_position) as i64;
+    primary key (global_position);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct OrderRow {
+        order_id: String,
+        subject_id: String,
+        kind: String,
+        made_on: NaiveDate,
+        ends_on: Option<NaiveDate>,
+        served_on: Option<NaiveDate>,
+        discharged_on: Option<NaiveDate>,
+        initial_notification_on: Option<NaiveDate>,
+    }
+    key (order_id) as String;
+    primary key (order_id);
+    owner order_id;
+}
+
+table_row! {
+    pub struct Breach {
+        order_id: String,
+        breach_id: String,
+        condition_id: String,
+        occurred_on: NaiveDate,
+        reported_on: NaiveDate,
+        first_outcome_on: Option<NaiveDate>,
+        decision: Option<String>,
+    }
+    key (order_id, breach_id) as (String, String);
+    primary key (order_id, breach_id);
+    owner order_id;
+}
+
+table_row! {
+    pub struct Concern {
+        enrolment_id: String,
+        concern_id: String,
+        raised_at: DateTime<Utc>,
+        kind: String,
+        notify_probation: bool,
+        acknowledged_on: Option<NaiveDate>,
+    }
+    key (enrolment_id, concern_id) as (String, String);
+    primary key (enrolment_id, concern_id);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct Risk {
+        global_position: i64,
+        subject_id: String,
+        assessed_on: NaiveDate,
+        stalker_type: String,
+        violence: String,
+        persistence: String,
+        recurrence: String,
+        psychosocial_damage: String,
+    }
+    key (global_position) as i64;
+    primary key (global_position);
+    owner subject_id;
+}
+
+/// The compliance rows a batch's events are about.
+struct Batch {
+    subjects: Rows<SubjectRow>,
+    enrolments: Rows<EnrolmentRow>,
+    pauses: Rows<Pause>,
+    sessions: Rows<Session>,
+    concerns: Rows<Concern>,
+    enforcement: Rows<Enforcement>,
+    orders: Rows<OrderRow>,
+    breaches: Rows<Breach>,
+    risk: Rows<Risk>,
+}
+
+impl Batch {
+    fn apply(&mut self, applied: &Applied<'_>) {
+        let feed = applied.feed;
         let id = feed.aggregate_id.as_str();
+        match &applied.event {
+            Decoded::Subject(e) => self.subject(id, e, feed.position.global_position),
+            Decoded::Enrolment(e) => self.enrolment(id, e, feed.position.global_position),
+            Decoded::Order(e) => self.order(id, e),
+            Decoded::Programme(_) => {}
+        }
+    }
+
+    async fn save(&self, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
+        self.subjects.save(tx, g).await?;
+        self.enrolments.save(tx, g).await?;
+        self.pauses.save(tx, g).await?;
+        self.sessions.save(tx, g).await?;
+        self.concerns.save(tx, g).await?;
+        self.enforcement.save(tx, g).await?;
+        self.orders.save(tx, g).await?;
+        self.breaches.save(tx, g).await?;
+        self.risk.save(tx, g).await
+    }
+
+    fn subject(&mut self, id: &str, event: &SubjectEvent, position: i64) {
         match event {
-            Decoded::Subject(e) => subject(conn, g, id, e, feed).await,
-            Decoded::Enrolment(e) => enrolment(conn, g, id, e, feed).await,
-            Decoded::Order(e) => order(conn, g, id, e).await,
-            Decoded::Programme(_) => Ok(()),
+            SubjectEvent::SubjectRegistered {
+                demographics: d, ..
+            }
+            | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
+                // A correction keeps the offender manager.
+                let offender_manager = self
+                    .subjects
+                    .get(&id.to_string())
+                    .and_then(|s| s.offender_manager.clone());
+                self.subjects.put(SubjectRow {
+                    subject_id: id.to_string(),
+                    area: d.area.clone(),
+                    birth_year: d.birth_year,
+                    sex: name_of(&d.sex),
+                    offender_manager,
+                });
+            }
+            SubjectEvent::OffenderManagerAllocated { officer, .. } => {
+                self.subjects.update(&id.to_string(), |s| {
+                    s.offender_manager = Some(officer.clone());
+                });
+            }
+            SubjectEvent::RiskAssessed {
+                assessment:
+                    RiskAssessment::Srp {
+                        stalker_type,
+                        ratings,
+                    },
+                occurred_at,
+                ..
+            } => self.risk.put(Risk {
+                global_position: position,
+                subject_id: id.to_string(),
+                assessed_on: occurred_at.date_naive(),
+                stalker_type: name_of(stalker_type),
+                violence: name_of(&ratings.violence),
+                persistence: name_of(&ratings.persistence),
+                recurrence: name_of(&ratings.recurrence),
+                psychosocial_damage: name_of(&ratings.psychosocial_damage),
+            }),
+            _ => {}
         }
     }
-}
 
-async fn subject(
-    conn: &mut Tx,
-    g: Generation,
-    id: &str,
-    event: &SubjectEvent,
-    feed: &FeedEvent,
-) -> Result<(), sqlx::Error> {
-    match event {
-        SubjectEvent::SubjectRegistered {
-            demographics: d, ..
-        }
-        | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
-            db::query(g.sql(
-                "INSERT INTO compliance_subjects{g} (subject_id, area, birth_year, sex)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (subject_id) DO UPDATE SET area = $2, birth_year = $3, sex = $4",
-            ))
-            .bind(id)
-            .bind(&d.area)
-            .bind(d.birth_year)
-            .bind(name_of(&d.sex))
-            .execute(conn)
-            .await?;
-        }
-        SubjectEvent::OffenderManagerAllocated { officer, .. } => {
-            db::query(g.sql(
-                "UPDATE compliance_subjects{g} SET offender_manager = $2 WHERE subject_id = $1",
-            ))
-            .bind(id)
-            .bind(officer)
-            .execute(conn)
-            .await?;
-        }
-        SubjectEvent::RiskAssessed {
-            assessment:
-                RiskAssessment::Srp {
-                    stalker_type,
-                    ratings,
-                },
-            occurred_at,
-            ..
-        } => {
-            db::query(g.sql(
-                "INSERT INTO compliance_risk{g} (global_position, subject_id, assessed_on,
-                    stalker_type, violence, persistence, recurrence, psychosocial_damage)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            ))
-            .bind(feed.position.global_position)
-            .bind(id)
-            .bind(occurred_at.date_naive())
-            .bind(name_of(stalker_type))
-            .bind(name_of(&ratings.violence))
-            .bind(name_of(&ratings.persistence))
-            .bind(name_of(&ratings.recurrence))
-            .bind(name_of(&ratings.psychosocial_damage))
-            .execute(conn)
-            .await?;
-        }
-        _ => {}
+    fn set_status(&mut self, id: &str, status: EnrolmentStatus) {
+        self.enrolments
+            .update(&id.to_string(), |e| e.status = name_of(&status));
     }
-    Ok(())
-}
 
-async fn set_status(
-    conn: &mut Tx,
-    g: Generation,
-    id: &str,
-    status: EnrolmentStatus,
-) -> Result<(), sqlx::Error> {
-    db::query(g.sql("UPDATE compliance_enrolments{g} SET status = $2 WHERE enrolment_id = $1"))
-        .bind(id)
-        .bind(name_of(&status))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
+    fn enrolment(&mut self, id: &str, event: &EnrolmentEvent, position: i64) {
+        use EnrolmentEvent as E;
+        if let Some(change) = session_change(event) {
+            return sessions::apply(&mut self.sessions, id, &change);
+        }
+        let key = id.to_string();
+        match event {
+            E::Referred { subject_id, .. } => self.enrolments.put(EnrolmentRow {
+                enrolment_id: key,
+                subject_id: subject_id.clone(),
+                practitioner: None,
+                status: name_of(&EnrolmentStatus::Referred),
+                started_on: None,
+                ended_on: None,
+                end_kind: None,
+            }),
+            E::SuitabilityAssessed { suitable, .. } => {
+                let status = if *suitable {
+                    EnrolmentStatus::Assessed
+                } else {
+                    EnrolmentStatus::Closed
+                };
+                self.set_status(id, status);
+            }
+            E::Allocated { practitioner, .. } => self.enrolments.update(&key, |e| {
+                e.status = name_of(&EnrolmentStatus::Allocated);
+                e.practitioner = Some(practitioner.clone());
+            }),
+            E::Started { occurred_at } => self.enrolments.update(&key, |e| {
+                e.status = name_of(&EnrolmentStatus::Active);
+                e.started_on = Some(occurred_at.date_naive());
+            }),
+            E::Paused { occurred_at, .. } => {
+                self.set_status(id, EnrolmentStatus::Paused);
+                self.pauses.put(Pause {
+                    enrolment_id: key,
+                    global_position: position,
+                    paused_on: occurred_at.date_naive(),
+                    resumed_on: None,
+                });
+            }
+            E::Resumed { occurred_at } => {
+                self.set_status(id, EnrolmentStatus::Active);
+                self.pauses.update_where(
+                    |p| p.enrolment_id == id && p.resumed_on.is_none(),
+                    |p| p.resumed_on = Some(occurred_at.date_naive()),
+                );
+            }
+            E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
+                let kind = name_of(&if matches!(event, E::Completed { .. }) {
+                    EnrolmentStatus::Completed
+                } else {
+                    EnrolmentStatus::Withdrawn
+                });
+                self.enrolments.update(&key, |e| {
+                    e.status = kind.clone();
+                    e.end_kind = Some(kind.clone());
+                    e.ended_on = Some(occurred_at.date_naive());
+                });
+            }
+            E::ConcernRaised {
+                concern_id,
+                kind,
+                notify_probation,
+                occurred_at,
+                ..
+            } => self.concerns.put(Concern {
+                enrolment_id: key,
+                concern_id: concern_id.clone(),
+                raised_at: *occurred_at,
+                kind: name_of(kind),
+                notify_probation: *notify_probation,
+                acknowledged_on: None,
+            }),
+            E::ConcernAcknowledged {
+                concern_id,
+                occurred_at,
+            } => self.concerns.update(&(key, concern_id.clone()), |c| {
+                c.acknowledged_on = Some(occurred_at.date_naive());
+            }),
+            E::EnforcementActionRecorded {
+                action,
+                occurred_at,
+                ..
+            } => self.enforcement.put(Enforcement {
+                global_position: position,
+                enrolment_id: key,
+                action_on: occurred_at.date_naive(),
+                action: name_of(action),
+            }),
+            _ => {}
+        }
+    }
 
-async fn enrolment(
-    conn: &mut Tx,
-    g: Generation,
-    id: &str,
-    event: &EnrolmentEvent,
-    feed: &FeedEvent,
-) -> Result<(), sqlx::Error> {
-    use EnrolmentEvent as E;
-    if let Some(change) = session_change(event) {
-        return sessions::apply(conn, g, "compliance_sessions", id, &change).await;
+    fn order(&mut self, id: &str, event: &OrderEvent) {
+        use OrderEvent as E;
+        let key = id.to_string();
+        match event {
+            E::OrderMade {
+                subject_id,
+                kind,
+                ends_on,
+                occurred_at,
+            } => self.orders.put(OrderRow {
+                order_id: key,
+                subject_id: subject_id.clone(),
+                kind: name_of(kind),
+                made_on: occurred_at.date_naive(),
+                ends_on: *ends_on,
+                served_on: None,
+                discharged_on: None,
+                initial_notification_on: None,
+            }),
+            E::OrderServed { occurred_at } => self.orders.update(&key, |o| {
+                o.served_on = Some(occurred_at.date_naive());
+            }),
+            E::NotificationGiven {
+                kind: NotificationKind::Initial,
+                occurred_at,
+            } => self.orders.update(&key, |o| {
+                o.initial_notification_on = Some(occurred_at.date_naive());
+            }),
+            E::OrderRenewed { ends_on, .. } => self.orders.update(&key, |o| o.ends_on = *ends_on),
+            E::OrderDischarged { occurred_at }
+            | E::AppealDetermined {
+                outcome: AppealOutcome::Allowed,
+                occurred_at,
+            } => self.orders.update(&key, |o| {
+                o.discharged_on = Some(occurred_at.date_naive());
+            }),
+            E::BreachReported {
+                breach_id,
+                condition_id,
+                occurred_on,
+                occurred_at,
+                ..
+            } => self.breaches.put(Breach {
+                order_id: key,
+                breach_id: breach_id.clone(),
+                condition_id: condition_id.clone(),
+                occurred_on: *occurred_on,
+                reported_on: occurred_at.date_naive(),
+                first_outcome_on: None,
+                decision: None,
+            }),
+            E::BreachOutcomeRecorded {
+                breach_id,
+                decision,
+                occurred_at,
+                ..
+            } => self.breaches.update(&(key, breach_id.clone()), |b| {
+                b.first_outcome_on.get_or_insert(occurred_at.date_naive());
+                b.decision = Some(name_of(decision));
+            }),
+            E::NotificationGiven { .. }
+            | E::ConditionImposed { .. }
+            | E::OrderVaried { .. }
+            | E::ConditionChanged { .. }
+            | E::ConditionRemoved { .. }
+            | E::AppealDetermined { .. }
+            | E::BreachAssessed { .. } => {}
+        }
     }
-    match event {
-        E::Referred { subject_id, .. } => {
-            db::query(g.sql(
-                "INSERT INTO compliance_enrolments{g} (enrolment_id, subject_id, status)
-                 VALUES ($1, $2, 'referred')",
-            ))
-            .bind(id)
-            .bind(subject_id)
-            .execute(conn)
-            .await?;
-        }
-        E::SuitabilityAssessed { suitable, .. } => {
-            let status = if *suitable {
-                EnrolmentStatus::Assessed
-            } else {
-                EnrolmentStatus::Closed
-            };
-            set_status(conn, g, id, status).await?;
-        }
-        E::Allocated { practitioner, .. } => {
-            db::query(g.sql(
-                "UPDATE compliance_enrolments{g} SET status = 'allocated', practitioner = $2
-                  WHERE enrolment_id = $1",
-            ))
-            .bind(id)
-            .bind(practitioner)
-            .execute(conn)
-            .await?;
-        }
-        E::Started { occurred_at } => {
-            db::query(g.sql(
-                "UPDATE compliance_enrolments{g} SET status = 'active', started_on = $2
-                  WHERE enrolment_id = $1",
-            ))
-            .bind(id)
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
-        E::Paused { occurred_at, .. } => {
-            set_status(conn, g, id, EnrolmentStatus::Paused).await?;
-            db::query(g.sql(
-                "INSERT INTO compliance_pauses{g} (enrolment_id, global_position, paused_on)
-                 VALUES ($1, $2, $3)",
-            ))
-            .bind(id)
-            .bind(feed.position.global_position)
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
-        E::Resumed { occurred_at } => {
-            set_status(conn, g, id, EnrolmentStatus::Active).await?;
-            db::query(g.sql(
-                "UPDATE compliance_pauses{g} SET resumed_on = $2
-                  WHERE enrolment_id = $1 AND resumed_on IS NULL",
-            ))
-            .bind(id)
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
-        E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
-            let kind = if matches!(event, E::Completed { .. }) {
-                EnrolmentStatus::Completed
-            } else {
-                EnrolmentStatus::Withdrawn
-            };
-            db::query(g.sql(
-                "UPDATE compliance_enrolments{g} SET status = $2, end_kind = $2, ended_on = $3
-                  WHERE enrolment_id = $1",
-            ))
-            .bind(id)
-            .bind(name_of(&kind))
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
-        E::ConcernRaised {
-            concern_id,
-            kind,
-            notify_probation,
-            occurred_at,
-            ..
-        } => {
-            db::query(g.sql(
-                "INSERT INTO compliance_concerns{g}
-                    (enrolment_id, concern_id, raised_at, kind, notify_probation)
-                 VALUES ($1, $2, $3, $4, $5)",
-            ))
-            .bind(id)
-            .bind(concern_id)
-            .bind(occurred_at)
-            .bind(name_of(kind))
-            .bind(notify_probation)
-            .execute(conn)
-            .await?;
-        }
-        E::ConcernAcknowledged {
-            concern_id,
-            occurred_at,
-        } => {
-            db::query(g.sql(
-                "UPDATE compliance_concerns{g} SET acknowledged_on = $3
-                  WHERE enrolment_id = $1 AND concern_id = $2",
-            ))
-            .bind(id)
-            .bind(concern_id)
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
-        E::EnforcementActionRecorded {
-            action,
-            occurred_at,
-            ..
-        } => {
-            db::query(g.sql(
-                "INSERT INTO compliance_enforcement{g} (global_position, enrolment_id, action_on, action)
-                 VALUES ($1, $2, $3, $4)",
-            ))
-            .bind(feed.position.global_position)
-            .bind(id)
-            .bind(occurred_at.date_naive())
-            .bind(name_of(action))
-            .execute(conn)
-            .await?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-async fn order(
-    conn: &mut Tx,
-    g: Generation,
-    id: &str,
-    event: &OrderEvent,
-) -> Result<(), sqlx::Error> {
-    use OrderEvent as E;
-    let set = |column: &str| {
-        g.sql(&format!(
-            "UPDATE compliance_orders{{g}} SET {column} = $2 WHERE order_id = $1"
-        ))
-    };
-    match event {
-        E::OrderMade {
-            subject_id,
-            kind,
-            ends_on,
-            occurred_at,
-        } => {
-            db::query(g.sql(
-                "INSERT INTO compliance_orders{g} (order_id, subject_id, kind, made_on, ends_on)
-                 VALUES ($1, $2, $3, $4, $5)",
-            ))
-            .bind(id)
-            .bind(subject_id)
-            .bind(name_of(kind))
-            .bind(occurred_at.date_naive())
-            .bind(ends_on)
-            .execute(conn)
-            .await?;
-        }
-        E::OrderServed { occurred_at } => {
-            db::query(set("served_on"))
-                .bind(id)
-                .bind(occurred_at.date_naive())
-                .execute(conn)
-                .await?;
-        }
-        E::NotificationGiven {
-            kind: NotificationKind::Initial,
-            occurred_at,
-        } => {
-            db::query(set("initial_notification_on"))
-                .bind(id)
-                .bind(occurred_at.date_naive())
-                .execute(conn)
-                .await?;
-        }
-        E::OrderRenewed { ends_on, .. } => {
-            db::query(set("ends_on"))
-                .bind(id)
-                .bind(ends_on)
-                .execute(conn)
-                .await?;
-        }
-        E::OrderDischarged { occurred_at }
-        | E::AppealDetermined {
-            outcome: AppealOutcome::Allowed,
-            occurred_at,
-        } => {
-            db::query(set("discharged_on"))
-                .bind(id)
-                .bind(occurred_at.date_naive())
-                .execute(conn)
-                .await?;
-        }
-        E::BreachReported {
-            breach_id,
-            condition_id,
-            occurred_on,
-            occurred_at,
-            ..
-        } => {
-            db::query(g.sql(
-                "INSERT INTO compliance_breaches{g}
-                    (order_id, breach_id, condition_id, occurred_on, reported_on)
-                 VALUES ($1, $2, $3, $4, $5)",
-            ))
-            .bind(id)
-            .bind(breach_id)
-            .bind(condition_id)
-            .bind(occurred_on)
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
-        E::BreachOutcomeRecorded {
-            breach_id,
-            decision,
-            occurred_at,
-            ..
-        } => {
-            db::query(g.sql(
-                "UPDATE compliance_breaches{g}
-                    SET first_outcome_on = coalesce(first_outcome_on, $3), decision = $4
-                  WHERE order_id = $1 AND breach_id = $2",
-            ))
-            .bind(id)
-            .bind(breach_id)
-            .bind(occurred_at.date_naive())
-            .bind(name_of(decision))
-            .execute(conn)
-            .await?;
-        }
-        E::NotificationGiven { .. }
-        | E::ConditionImposed { .. }
-        | E::OrderVaried { .. }
-        | E::ConditionChanged { .. }
-        | E::ConditionRemoved { .. }
-        | E::AppealDetermined { .. }
-        | E::BreachAssessed { .. } => {}
-    }
-    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod progress;
 pub mod projection;
 pub mod queries;
 pub mod registry;
+pub mod rows;
 pub mod runner;
 pub mod sessions;
 

@@ -5,15 +5,20 @@
 //! the latest version at or before the pin, so the same pinned query always returns the same
 //! numbers however many events arrive later.
 
-use desist_domain::enrolment::EnrolmentEvent;
-use desist_domain::protection_order::{AppealOutcome, NotificationKind, OrderEvent};
-use desist_domain::subject::{RiskAssessment, SubjectEvent};
-use desist_store::db::{self, Tx};
-use desist_store::FeedEvent;
+use chrono::{DateTime, NaiveDate, Utc};
+use cqrs_es::Aggregate;
+use desist_domain::enrolment::{Enrolment, EnrolmentEvent};
+use desist_domain::protection_order::{
+    AppealOutcome, NotificationKind, OrderEvent, ProtectionOrder,
+};
+use desist_domain::subject::{RiskAssessment, Subject, SubjectEvent};
+use desist_store::db::Tx;
 
 use crate::decode::Decoded;
-use crate::projection::name_of;
+use crate::projection::{name_of, Applied, Failure};
+use crate::rows::{self, Rows, Versioned, Versions};
 use crate::sessions::{session_change, SessionChange};
+use crate::table_row;
 use crate::{Generation, Projection};
 
 #[derive(Clone, Copy)]
@@ -72,353 +77,437 @@ impl Projection for OutcomesProjection {
             PRIMARY KEY (order_id, breach_id))",
     ];
 
-    async fn apply(
-        &self,
-        conn: &mut Tx,
-        g: Generation,
-        event: &Decoded,
-        feed: &FeedEvent,
-    ) -> Result<(), sqlx::Error> {
-        let at = Stamp {
-            g,
-            id: feed.aggregate_id.as_str(),
-            tx: feed.position.tx,
-            pos: feed.position.global_position,
+    async fn apply(&self, tx: &mut Tx, g: Generation, events: &[Applied<'_>]) -> Result<(), Failure> {
+        let subjects = rows::owners(events, Subject::TYPE);
+        let enrolments = rows::owners(events, Enrolment::TYPE);
+        let orders = rows::owners(events, ProtectionOrder::TYPE);
+        let mut batch = Batch {
+            subjects: Rows::new("outcome_subjects"),
+            srp: Rows::new("outcome_srp"),
+            offences: Versions::load(tx, g, "outcome_offences", &subjects).await?,
+            enrolments: Versions::load(tx, g, "outcome_enrolments", &enrolments).await?,
+            schedule: Rows::load(tx, g, "outcome_schedule", &enrolments).await?,
+            sessions: Rows::new("outcome_sessions"),
+            orders: Versions::load(tx, g, "outcome_orders", &orders).await?,
+            breaches: Rows::new("outcome_breaches"),
         };
-        match event {
-            Decoded::Subject(e) => subject(conn, &at, e).await,
-            Decoded::Enrolment(e) => enrolment(conn, &at, e).await,
-            Decoded::Order(e) => order(conn, &at, e).await,
-            Decoded::Programme(_) => Ok(()),
+        for applied in events {
+            batch.apply(applied);
         }
+        batch.subjects.save(tx, g).await?;
+        batch.srp.save(tx, g).await?;
+        batch.offences.save(tx, g).await?;
+        batch.enrolments.save(tx, g).await?;
+        batch.schedule.save(tx, g).await?;
+        batch.sessions.save(tx, g).await?;
+        batch.orders.save(tx, g).await?;
+        batch.breaches.save(tx, g).await?;
+        Ok(())
     }
 }
 
-/// The generation, the aggregate and the feed position an event writes with.
+/// Implements [`Versioned`] for rows stamped with `pos_tx` and `pos`.
+macro_rules! versioned {
+    ($($row:ty),+) => {
+        $(impl Versioned for $row {
+            fn stamp(&self) -> (i64, i64) {
+                (self.pos_tx, self.pos)
+            }
+        })+
+    };
+}
+
+table_row! {
+    pub struct SubjectVersion {
+        subject_id: String,
+        pos_tx: i64,
+        pos: i64,
+        area: String,
+        birth_year: i32,
+        sex: String,
+    }
+    key (subject_id, pos) as (String, i64);
+    primary key (subject_id, pos);
+    owner subject_id;
+}
+
+table_row! {
+    pub struct SrpVersion {
+        subject_id: String,
+        pos_tx: i64,
+        pos: i64,
+        assessed_on: NaiveDate,
+        stalker_type: String,
+    }
+    key (subject_id, pos) as (String, i64);
+    primary key (subject_id, pos);
+    owner subject_id;
+}
+
+table_row! {
+    pub struct EnrolmentVersion {
+        enrolment_id: String,
+        pos_tx: i64,
+        pos: i64,
+        subject_id: String,
+        programme: String,
+        route: String,
+        referred_on: NaiveDate,
+        started_on: Option<NaiveDate>,
+        end_kind: Option<String>,
+        ended_on: Option<NaiveDate>,
+    }
+    key (enrolment_id) as String;
+    primary key (enrolment_id, pos);
+    owner enrolment_id;
+}
+
+table_row! {
+    /// Where and when a session was scheduled: a lookup for the session rows.
+    pub struct Scheduled {
+        enrolment_id: String,
+        session_id: String,
+        number: i32,
+        scheduled_at: DateTime<Utc>,
+    }
+    key (enrolment_id, session_id) as (String, String);
+    primary key (enrolment_id, session_id);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct SessionVersion {
+        enrolment_id: String,
+        session_id: String,
+        pos_tx: i64,
+        pos: i64,
+        number: i32,
+        held_at: DateTime<Utc>,
+        attendance: String,
+    }
+    key (enrolment_id, session_id, pos) as (String, String, i64);
+    primary key (enrolment_id, session_id, pos);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct OffenceVersion {
+        subject_id: String,
+        offence_id: String,
+        pos_tx: i64,
+        pos: i64,
+        offence_date: NaiveDate,
+        category: String,
+        proven_date: Option<NaiveDate>,
+        disposal: Option<String>,
+    }
+    key (subject_id, offence_id) as (String, String);
+    primary key (subject_id, offence_id, pos);
+    owner subject_id;
+}
+
+table_row! {
+    pub struct OrderVersion {
+        order_id: String,
+        pos_tx: i64,
+        pos: i64,
+        subject_id: String,
+        made_on: NaiveDate,
+        ends_on: Option<NaiveDate>,
+        served_on: Option<NaiveDate>,
+        discharged_on: Option<NaiveDate>,
+        initial_notification_on: Option<NaiveDate>,
+    }
+    key (order_id) as String;
+    primary key (order_id, pos);
+    owner order_id;
+}
+
+table_row! {
+    pub struct BreachReport {
+        order_id: String,
+        breach_id: String,
+        pos_tx: i64,
+        pos: i64,
+        reported_on: NaiveDate,
+    }
+    key (order_id, breach_id) as (String, String);
+    primary key (order_id, breach_id);
+    owner order_id;
+}
+
+versioned!(EnrolmentVersion, OffenceVersion, OrderVersion);
+
+/// The outcome rows a batch's events are about.
+struct Batch {
+    subjects: Rows<SubjectVersion>,
+    srp: Rows<SrpVersion>,
+    offences: Versions<OffenceVersion>,
+    enrolments: Versions<EnrolmentVersion>,
+    schedule: Rows<Scheduled>,
+    sessions: Rows<SessionVersion>,
+    orders: Versions<OrderVersion>,
+    breaches: Rows<BreachReport>,
+}
+
+/// The aggregate and the feed position an event writes with.
 struct Stamp<'a> {
-    g: Generation,
     id: &'a str,
     tx: i64,
     pos: i64,
 }
 
-impl Stamp<'_> {
-    /// Inserts a new version of `table`'s row for this aggregate, copying the latest version
-    /// with `changes` (a SELECT list over the old row, `$1` = id, `$2`/`$3` = position,
-    /// `$4` = the new value).
-    fn new_version(&self, table: &str, key: &str, columns: &str, select: &str) -> String {
-        self.g.sql(&format!(
-            "INSERT INTO {table}{{g}} ({key}, pos_tx, pos, {columns})
-             SELECT {key}, $2, $3, {select} FROM {table}{{g}} WHERE {key} = $1
-              ORDER BY pos_tx DESC, pos DESC LIMIT 1"
-        ))
+impl Batch {
+    fn apply(&mut self, applied: &Applied<'_>) {
+        let feed = applied.feed;
+        let at = Stamp {
+            id: feed.aggregate_id.as_str(),
+            tx: feed.position.tx,
+            pos: feed.position.global_position,
+        };
+        match &applied.event {
+            Decoded::Subject(e) => self.subject(&at, e),
+            Decoded::Enrolment(e) => self.enrolment(&at, e),
+            Decoded::Order(e) => self.order(&at, e),
+            Decoded::Programme(_) => {}
+        }
     }
-}
 
-async fn subject(conn: &mut Tx, at: &Stamp<'_>, event: &SubjectEvent) -> Result<(), sqlx::Error> {
-    match event {
-        SubjectEvent::SubjectRegistered {
-            demographics: d, ..
+    fn subject(&mut self, at: &Stamp<'_>, event: &SubjectEvent) {
+        match event {
+            SubjectEvent::SubjectRegistered {
+                demographics: d, ..
+            }
+            | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
+                self.subjects.put(SubjectVersion {
+                    subject_id: at.id.to_string(),
+                    pos_tx: at.tx,
+                    pos: at.pos,
+                    area: d.area.clone(),
+                    birth_year: d.birth_year,
+                    sex: name_of(&d.sex),
+                })
+            }
+            SubjectEvent::RiskAssessed {
+                assessment: RiskAssessment::Srp { stalker_type, .. },
+                occurred_at,
+                ..
+            } => self.srp.put(SrpVersion {
+                subject_id: at.id.to_string(),
+                pos_tx: at.tx,
+                pos: at.pos,
+                assessed_on: occurred_at.date_naive(),
+                stalker_type: name_of(stalker_type),
+            }),
+            SubjectEvent::OffenceRecorded {
+                offence_id,
+                category,
+                occurred_at,
+            } => self.offences.push(OffenceVersion {
+                subject_id: at.id.to_string(),
+                offence_id: offence_id.clone(),
+                pos_tx: at.tx,
+                pos: at.pos,
+                offence_date: occurred_at.date_naive(),
+                category: name_of(category),
+                proven_date: None,
+                disposal: None,
+            }),
+            SubjectEvent::OffenceProven {
+                offence_id,
+                disposal,
+                occurred_at,
+            } => {
+                let key = (at.id.to_string(), offence_id.clone());
+                if let Some(latest) = self.offences.latest(&key) {
+                    let proven = OffenceVersion {
+                        pos_tx: at.tx,
+                        pos: at.pos,
+                        proven_date: Some(occurred_at.date_naive()),
+                        disposal: Some(name_of(disposal)),
+                        ..latest.clone()
+                    };
+                    self.offences.push(proven);
+                }
+            }
+            _ => {}
         }
-        | SubjectEvent::DemographicsCorrected { corrected: d, .. } => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_subjects{g} (subject_id, pos_tx, pos, area, birth_year, sex)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            ))
-            .bind(at.id)
-            .bind(at.tx)
-            .bind(at.pos)
-            .bind(&d.area)
-            .bind(d.birth_year)
-            .bind(name_of(&d.sex))
-            .execute(conn)
-            .await?;
-        }
-        SubjectEvent::RiskAssessed {
-            assessment: RiskAssessment::Srp { stalker_type, .. },
-            occurred_at,
-            ..
-        } => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_srp{g} (subject_id, pos_tx, pos, assessed_on, stalker_type)
-                 VALUES ($1, $2, $3, $4, $5)",
-            ))
-            .bind(at.id)
-            .bind(at.tx)
-            .bind(at.pos)
-            .bind(occurred_at.date_naive())
-            .bind(name_of(stalker_type))
-            .execute(conn)
-            .await?;
-        }
-        SubjectEvent::OffenceRecorded {
-            offence_id,
-            category,
-            occurred_at,
-        } => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_offences{g}
-                    (subject_id, offence_id, pos_tx, pos, offence_date, category)
-                 VALUES ($1, $4, $2, $3, $5, $6)",
-            ))
-            .bind(at.id)
-            .bind(at.tx)
-            .bind(at.pos)
-            .bind(offence_id)
-            .bind(occurred_at.date_naive())
-            .bind(name_of(category))
-            .execute(conn)
-            .await?;
-        }
-        SubjectEvent::OffenceProven {
-            offence_id,
-            disposal,
-            occurred_at,
-        } => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_offences{g}
-                    (subject_id, offence_id, pos_tx, pos, offence_date, category, proven_date, disposal)
-                 SELECT subject_id, offence_id, $2, $3, offence_date, category, $5, $6
-                   FROM outcome_offences{g} WHERE subject_id = $1 AND offence_id = $4
-                  ORDER BY pos_tx DESC, pos DESC LIMIT 1",
-            ))
-            .bind(at.id)
-            .bind(at.tx)
-            .bind(at.pos)
-            .bind(offence_id)
-            .bind(occurred_at.date_naive())
-            .bind(name_of(disposal))
-            .execute(conn)
-            .await?;
-        }
-        _ => {}
     }
-    Ok(())
-}
 
-const ENROLMENT_COLUMNS: &str =
-    "subject_id, programme, route, referred_on, started_on, end_kind, ended_on";
-
-async fn enrolment(
-    conn: &mut Tx,
-    at: &Stamp<'_>,
-    event: &EnrolmentEvent,
-) -> Result<(), sqlx::Error> {
-    use EnrolmentEvent as E;
-    match session_change(event) {
-        Some(SessionChange::Scheduled {
-            session_id,
-            number,
-            at: scheduled_at,
-        }) => return schedule(conn, at, session_id, number, scheduled_at).await,
-        Some(SessionChange::Moved {
-            from,
-            to,
-            at: moved_to,
-        }) => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_schedule{g} (enrolment_id, session_id, number, scheduled_at)
-                 SELECT enrolment_id, $3, number, $4 FROM outcome_schedule{g}
-                  WHERE enrolment_id = $1 AND session_id = $2",
-            ))
-            .bind(at.id)
-            .bind(from)
-            .bind(to)
-            .bind(moved_to)
-            .execute(conn)
-            .await?;
-            return Ok(());
-        }
-        // Only sessions that took place (or were missed) are due; cancellations never are.
-        Some(SessionChange::Outcome {
-            session_id, state, ..
-        }) if state != "provider_cancelled" => return held(conn, at, session_id, state).await,
-        _ => {}
-    }
-    match event {
-        E::Referred {
-            subject_id,
-            programme,
-            route,
-            occurred_at,
-        } => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_enrolments{g}
-                    (enrolment_id, pos_tx, pos, subject_id, programme, route, referred_on)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            ))
-            .bind(at.id)
-            .bind(at.tx)
-            .bind(at.pos)
-            .bind(subject_id)
-            .bind(desist_domain::programme::programme_id(
-                &programme.code,
-                &programme.version,
-            ))
-            .bind(name_of(route))
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-        }
-        E::Started { occurred_at } => {
-            let sql = at.new_version(
-                "outcome_enrolments",
-                "enrolment_id",
-                ENROLMENT_COLUMNS,
-                "subject_id, programme, route, referred_on, $4, end_kind, ended_on",
-            );
-            db::query(sql)
-                .bind(at.id)
-                .bind(at.tx)
-                .bind(at.pos)
-                .bind(occurred_at.date_naive())
-                .execute(conn)
-                .await?;
-        }
-        E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
-            let kind = if matches!(event, E::Completed { .. }) {
-                "completed"
-            } else {
-                "withdrawn"
+    /// A new version of the enrolment's row, changed by `change`.
+    fn new_enrolment_version(&mut self, at: &Stamp<'_>, change: impl FnOnce(&mut EnrolmentVersion)) {
+        if let Some(latest) = self.enrolments.latest(&at.id.to_string()) {
+            let mut next = EnrolmentVersion {
+                pos_tx: at.tx,
+                pos: at.pos,
+                ..latest.clone()
             };
-            let sql = at.new_version(
-                "outcome_enrolments",
-                "enrolment_id",
-                ENROLMENT_COLUMNS,
-                "subject_id, programme, route, referred_on, started_on, $5, $4",
-            );
-            db::query(sql)
-                .bind(at.id)
-                .bind(at.tx)
-                .bind(at.pos)
-                .bind(occurred_at.date_naive())
-                .bind(kind)
-                .execute(conn)
-                .await?;
+            change(&mut next);
+            self.enrolments.push(next);
         }
-        _ => {}
     }
-    Ok(())
-}
 
-async fn schedule(
-    conn: &mut Tx,
-    at: &Stamp<'_>,
-    session_id: &str,
-    number: u16,
-    scheduled_at: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    db::query(at.g.sql(
-        "INSERT INTO outcome_schedule{g} (enrolment_id, session_id, number, scheduled_at)
-         VALUES ($1, $2, $3, $4)",
-    ))
-    .bind(at.id)
-    .bind(session_id)
-    .bind(i32::from(number))
-    .bind(scheduled_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// A session that took place (or was missed): a new version of its row.
-async fn held(
-    conn: &mut Tx,
-    at: &Stamp<'_>,
-    session_id: &str,
-    attendance: &str,
-) -> Result<(), sqlx::Error> {
-    db::query(at.g.sql(
-        "INSERT INTO outcome_sessions{g}
-            (enrolment_id, session_id, pos_tx, pos, number, held_at, attendance)
-         SELECT enrolment_id, session_id, $2, $3, number, scheduled_at, $5
-           FROM outcome_schedule{g} WHERE enrolment_id = $1 AND session_id = $4",
-    ))
-    .bind(at.id)
-    .bind(at.tx)
-    .bind(at.pos)
-    .bind(session_id)
-    .bind(attendance)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-const ORDER_COLUMNS: &str =
-    "subject_id, made_on, ends_on, served_on, discharged_on, initial_notification_on";
-
-async fn order(conn: &mut Tx, at: &Stamp<'_>, event: &OrderEvent) -> Result<(), sqlx::Error> {
-    use OrderEvent as E;
-    // Each change copies the latest row with one column replaced by $4.
-    let change = |column: &str| {
-        let select = ORDER_COLUMNS
-            .split(", ")
-            .map(|c| if c == column { "$4" } else { c })
-            .collect::<Vec<_>>()
-            .join(", ");
-        at.new_version("outcome_orders", "order_id", ORDER_COLUMNS, &select)
-    };
-    let (sql, value) = match event {
-        E::OrderMade {
-            subject_id,
-            ends_on,
-            occurred_at,
-            ..
-        } => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_orders{g} (order_id, pos_tx, pos, subject_id, made_on, ends_on)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            ))
-            .bind(at.id)
-            .bind(at.tx)
-            .bind(at.pos)
-            .bind(subject_id)
-            .bind(occurred_at.date_naive())
-            .bind(ends_on)
-            .execute(conn)
-            .await?;
-            return Ok(());
+    fn enrolment(&mut self, at: &Stamp<'_>, event: &EnrolmentEvent) {
+        use EnrolmentEvent as E;
+        match session_change(event) {
+            Some(SessionChange::Scheduled {
+                session_id,
+                number,
+                at: scheduled_at,
+            }) => {
+                return self.schedule.put(Scheduled {
+                    enrolment_id: at.id.to_string(),
+                    session_id: session_id.to_string(),
+                    number: i32::from(number),
+                    scheduled_at,
+                })
+            }
+            Some(SessionChange::Moved {
+                from,
+                to,
+                at: moved_to,
+            }) => {
+                let from = (at.id.to_string(), from.to_string());
+                if let Some(old) = self.schedule.get(&from).cloned() {
+                    self.schedule.put(Scheduled {
+                        session_id: to.to_string(),
+                        scheduled_at: moved_to,
+                        ..old
+                    });
+                }
+                return;
+            }
+            // Only sessions that took place (or were missed) are due; cancellations never are.
+            Some(SessionChange::Outcome {
+                session_id, state, ..
+            }) if state != "provider_cancelled" => return self.held(at, session_id, state),
+            _ => {}
         }
-        E::BreachReported {
-            breach_id,
-            occurred_at,
-            ..
-        } => {
-            db::query(at.g.sql(
-                "INSERT INTO outcome_breaches{g} (order_id, breach_id, pos_tx, pos, reported_on)
-                 VALUES ($1, $4, $2, $3, $5)",
-            ))
-            .bind(at.id)
-            .bind(at.tx)
-            .bind(at.pos)
-            .bind(breach_id)
-            .bind(occurred_at.date_naive())
-            .execute(conn)
-            .await?;
-            return Ok(());
+        match event {
+            E::Referred {
+                subject_id,
+                programme,
+                route,
+                occurred_at,
+            } => self.enrolments.push(EnrolmentVersion {
+                enrolment_id: at.id.to_string(),
+                pos_tx: at.tx,
+                pos: at.pos,
+                subject_id: subject_id.clone(),
+                programme: desist_domain::programme::programme_id(
+                    &programme.code,
+                    &programme.version,
+                ),
+                route: name_of(route),
+                referred_on: occurred_at.date_naive(),
+                started_on: None,
+                end_kind: None,
+                ended_on: None,
+            }),
+            E::Started { occurred_at } => self.new_enrolment_version(at, |e| {
+                e.started_on = Some(occurred_at.date_naive());
+            }),
+            E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
+                let kind = if matches!(event, E::Completed { .. }) {
+                    "completed"
+                } else {
+                    "withdrawn"
+                };
+                self.new_enrolment_version(at, |e| {
+                    e.end_kind = Some(kind.to_string());
+                    e.ended_on = Some(occurred_at.date_naive());
+                });
+            }
+            _ => {}
         }
-        E::OrderServed { occurred_at } => (change("served_on"), Some(occurred_at.date_naive())),
-        E::NotificationGiven {
-            kind: NotificationKind::Initial,
-            occurred_at,
-        } => (
-            change("initial_notification_on"),
-            Some(occurred_at.date_naive()),
-        ),
-        E::OrderRenewed { ends_on, .. } => (change("ends_on"), *ends_on),
-        E::OrderDischarged { occurred_at }
-        | E::AppealDetermined {
-            outcome: AppealOutcome::Allowed,
-            occurred_at,
-        } => (change("discharged_on"), Some(occurred_at.date_naive())),
-        _ => return Ok(()),
-    };
-    db::query(sql)
-        .bind(at.id)
-        .bind(at.tx)
-        .bind(at.pos)
-        .bind(value)
-        .execute(conn)
-        .await?;
-    Ok(())
+    }
+
+    /// A session that took place (or was missed): a new version of its row.
+    fn held(&mut self, at: &Stamp<'_>, session_id: &str, attendance: &str) {
+        let key = (at.id.to_string(), session_id.to_string());
+        if let Some(scheduled) = self.schedule.get(&key) {
+            let version = SessionVersion {
+                enrolment_id: scheduled.enrolment_id.clone(),
+                session_id: scheduled.session_id.clone(),
+                pos_tx: at.tx,
+                pos: at.pos,
+                number: scheduled.number,
+                held_at: scheduled.scheduled_at,
+                attendance: attendance.to_string(),
+            };
+            self.sessions.put(version);
+        }
+    }
+
+    fn order(&mut self, at: &Stamp<'_>, event: &OrderEvent) {
+        use OrderEvent as E;
+        let date = |d: &DateTime<Utc>| Some(d.date_naive());
+        // Each change is a new version of the order's row with one column replaced.
+        let change: Box<dyn FnOnce(&mut OrderVersion)> = match event {
+            E::OrderMade {
+                subject_id,
+                ends_on,
+                occurred_at,
+                ..
+            } => {
+                return self.orders.push(OrderVersion {
+                    order_id: at.id.to_string(),
+                    pos_tx: at.tx,
+                    pos: at.pos,
+                    subject_id: subject_id.clone(),
+                    made_on: occurred_at.date_naive(),
+                    ends_on: *ends_on,
+                    served_on: None,
+                    discharged_on: None,
+                    initial_notification_on: None,
+                })
+            }
+            E::BreachReported {
+                breach_id,
+                occurred_at,
+                ..
+            } => {
+                return self.breaches.put(BreachReport {
+                    order_id: at.id.to_string(),
+                    breach_id: breach_id.clone(),
+                    pos_tx: at.tx,
+                    pos: at.pos,
+                    reported_on: occurred_at.date_naive(),
+                })
+            }
+            E::OrderServed { occurred_at } => {
+                let on = date(occurred_at);
+                Box::new(move |o| o.served_on = on)
+            }
+            E::NotificationGiven {
+                kind: NotificationKind::Initial,
+                occurred_at,
+            } => {
+                let on = date(occurred_at);
+                Box::new(move |o| o.initial_notification_on = on)
+            }
+            E::OrderRenewed { ends_on, .. } => {
+                let ends_on = *ends_on;
+                Box::new(move |o| o.ends_on = ends_on)
+            }
+            E::OrderDischarged { occurred_at }
+            | E::AppealDetermined {
+                outcome: AppealOutcome::Allowed,
+                occurred_at,
+            } => {
+                let on = date(occurred_at);
+                Box::new(move |o| o.discharged_on = on)
+            }
+            _ => return,
+        };
+        if let Some(latest) = self.orders.latest(&at.id.to_string()) {
+            let mut next = OrderVersion {
+                pos_tx: at.tx,
+                pos: at.pos,
+                ..latest.clone()
+            };
+            change(&mut next);
+            self.orders.push(next);
+        }
+    }
 }

@@ -1,14 +1,18 @@
 //! The progress projection: where each course stands now, for the therapist's caseload.
 
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
 use cqrs_es::Aggregate;
 use desist_domain::enrolment::{Enrolment, EnrolmentEvent, EnrolmentStatus};
-use desist_domain::subject::{RiskAssessment, SubjectEvent};
-use desist_store::db::{self, Tx};
-use desist_store::FeedEvent;
+use desist_domain::subject::{RiskAssessment, Subject, SubjectEvent};
+use desist_store::db::Tx;
 
 use crate::decode::Decoded;
-use crate::projection::name_of;
-use crate::sessions::{self, session_change};
+use crate::projection::{name_of, Applied, Failure};
+use crate::rows::{self, Rows};
+use crate::sessions::{self, session_change, Session};
+use crate::table_row;
 use crate::{Generation, Projection};
 
 #[derive(Clone, Copy)]
@@ -62,17 +66,118 @@ impl Projection for ProgressProjection {
             psychosocial_damage text NOT NULL)",
     ];
 
-    async fn apply(
-        &self,
-        conn: &mut Tx,
-        g: Generation,
-        event: &Decoded,
-        feed: &FeedEvent,
-    ) -> Result<(), sqlx::Error> {
-        let id = feed.aggregate_id.as_str();
-        match event {
-            // Derived totals are refreshed once per batch, in `finish_batch`.
-            Decoded::Enrolment(e) => enrolment(conn, g, id, e).await,
+    async fn apply(&self, tx: &mut Tx, g: Generation, events: &[Applied<'_>]) -> Result<(), Failure> {
+        let enrolments = rows::owners(events, Enrolment::TYPE);
+        let subjects = rows::owners(events, Subject::TYPE);
+        let mut batch = Batch {
+            courses: Rows::load(tx, g, "progress", &enrolments).await?,
+            sessions: Rows::load(tx, g, "progress_sessions", &enrolments).await?,
+            modules: Rows::load(tx, g, "progress_modules", &enrolments).await?,
+            triggers: Rows::load(tx, g, "progress_triggers", &enrolments).await?,
+            risk: Rows::load(tx, g, "progress_risk", &subjects).await?,
+        };
+        for applied in events {
+            batch.apply(applied);
+        }
+        // Derived totals depend only on the final rows: once per batch, not per event.
+        for enrolment_id in &enrolments {
+            batch.refresh(enrolment_id);
+        }
+        batch.courses.save(tx, g).await?;
+        batch.sessions.save(tx, g).await?;
+        batch.modules.save(tx, g).await?;
+        batch.triggers.save(tx, g).await?;
+        batch.risk.save(tx, g).await?;
+        Ok(())
+    }
+}
+
+table_row! {
+    /// Where one course stands.
+    pub struct Course {
+        enrolment_id: String,
+        subject_id: String,
+        programme: String,
+        planned_sessions: i32,
+        min_attended: i32,
+        route: String,
+        practitioner: Option<String>,
+        status: String,
+        referred_on: NaiveDate,
+        started_on: Option<NaiveDate>,
+        ended_on: Option<NaiveDate>,
+        end_kind: Option<String>,
+        sessions_attended: i32,
+        sessions_due: i32,
+        attendance_rate: Option<f64>,
+        absences_unacceptable: i32,
+        absences_acceptable: i32,
+        absences_provisional: i32,
+        modules_covered: String,
+        triggers: i32,
+        triggers_with_plan: i32,
+        latest_engagement: Option<i32>,
+        paused_since: Option<NaiveDate>,
+        paused_days: i32,
+        last_session_at: Option<DateTime<Utc>>,
+        next_session_at: Option<DateTime<Utc>>,
+    }
+    key (enrolment_id) as String;
+    primary key (enrolment_id);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct Module {
+        enrolment_id: String,
+        module: String,
+    }
+    key (enrolment_id, module) as (String, String);
+    primary key (enrolment_id, module);
+    owner enrolment_id;
+}
+
+table_row! {
+    pub struct Trigger {
+        enrolment_id: String,
+        trigger_id: String,
+        has_plan: bool,
+    }
+    key (enrolment_id, trigger_id) as (String, String);
+    primary key (enrolment_id, trigger_id);
+    owner enrolment_id;
+}
+
+table_row! {
+    /// The most recent risk assessment of a subject.
+    pub struct Risk {
+        subject_id: String,
+        assessed_on: NaiveDate,
+        stalker_type: String,
+        violence: String,
+        persistence: String,
+        recurrence: String,
+        psychosocial_damage: String,
+    }
+    key (subject_id) as String;
+    primary key (subject_id);
+    owner subject_id;
+}
+
+/// The progress rows a batch's events are about.
+struct Batch {
+    courses: Rows<Course>,
+    sessions: Rows<Session>,
+    modules: Rows<Module>,
+    triggers: Rows<Trigger>,
+    risk: Rows<Risk>,
+}
+
+impl Batch {
+    fn apply(&mut self, applied: &Applied<'_>) {
+        let id = applied.feed.aggregate_id.as_str();
+        match &applied.event {
+            Decoded::Enrolment(e) => self.enrolment(id, e),
             Decoded::Subject(SubjectEvent::RiskAssessed {
                 assessment:
                     RiskAssessment::Srp {
@@ -83,251 +188,218 @@ impl Projection for ProgressProjection {
                 ..
             }) => {
                 // Assessments can be recorded late: keep the most recent by date.
-                db::query(g.sql(
-                    "INSERT INTO progress_risk{g} (subject_id, assessed_on, stalker_type, violence,
-                        persistence, recurrence, psychosocial_damage)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (subject_id) DO UPDATE SET assessed_on = $2, stalker_type = $3,
-                        violence = $4, persistence = $5, recurrence = $6, psychosocial_damage = $7
-                      WHERE progress_risk{g}.assessed_on <= $2",
-                ))
-                .bind(id)
-                .bind(occurred_at.date_naive())
-                .bind(name_of(stalker_type))
-                .bind(name_of(&ratings.violence))
-                .bind(name_of(&ratings.persistence))
-                .bind(name_of(&ratings.recurrence))
-                .bind(name_of(&ratings.psychosocial_damage))
-                .execute(conn)
-                .await?;
-                Ok(())
+                let assessed_on = occurred_at.date_naive();
+                if self
+                    .risk
+                    .get(&id.to_string())
+                    .is_some_and(|kept| kept.assessed_on > assessed_on)
+                {
+                    return;
+                }
+                self.risk.put(Risk {
+                    subject_id: id.to_string(),
+                    assessed_on,
+                    stalker_type: name_of(stalker_type),
+                    violence: name_of(&ratings.violence),
+                    persistence: name_of(&ratings.persistence),
+                    recurrence: name_of(&ratings.recurrence),
+                    psychosocial_damage: name_of(&ratings.psychosocial_damage),
+                });
             }
-            _ => Ok(()),
+            _ => {}
         }
     }
 
-    async fn finish_batch(
-        &self,
-        conn: &mut Tx,
-        g: Generation,
-        events: &[FeedEvent],
-    ) -> Result<(), sqlx::Error> {
-        let mut touched: Vec<&str> = events
+    fn course(&mut self, id: &str, change: impl FnOnce(&mut Course)) {
+        self.courses.update(&id.to_string(), change);
+    }
+
+    fn enrolment(&mut self, id: &str, event: &EnrolmentEvent) {
+        use EnrolmentEvent as E;
+        if let Some(change) = session_change(event) {
+            return sessions::apply(&mut self.sessions, id, &change);
+        }
+        match event {
+            E::Referred {
+                subject_id,
+                programme,
+                route,
+                occurred_at,
+            } => self.courses.put(Course {
+                enrolment_id: id.to_string(),
+                subject_id: subject_id.clone(),
+                programme: desist_domain::programme::programme_id(
+                    &programme.code,
+                    &programme.version,
+                ),
+                planned_sessions: i32::from(programme.planned_sessions),
+                min_attended: i32::from(programme.min_attended_for_completion),
+                route: name_of(route),
+                practitioner: None,
+                status: EnrolmentStatus::Referred.as_str().to_string(),
+                referred_on: occurred_at.date_naive(),
+                started_on: None,
+                ended_on: None,
+                end_kind: None,
+                sessions_attended: 0,
+                sessions_due: 0,
+                attendance_rate: None,
+                absences_unacceptable: 0,
+                absences_acceptable: 0,
+                absences_provisional: 0,
+                modules_covered: String::new(),
+                triggers: 0,
+                triggers_with_plan: 0,
+                latest_engagement: None,
+                paused_since: None,
+                paused_days: 0,
+                last_session_at: None,
+                next_session_at: None,
+            }),
+            E::SuitabilityAssessed { suitable, .. } => {
+                let status = if *suitable {
+                    EnrolmentStatus::Assessed
+                } else {
+                    EnrolmentStatus::Closed
+                };
+                self.course(id, |c| c.status = status.as_str().to_string());
+            }
+            E::Allocated { practitioner, .. } => self.course(id, |c| {
+                c.status = EnrolmentStatus::Allocated.as_str().to_string();
+                c.practitioner = Some(practitioner.clone());
+            }),
+            E::Started { occurred_at } => self.course(id, |c| {
+                c.status = EnrolmentStatus::Active.as_str().to_string();
+                c.started_on = Some(occurred_at.date_naive());
+            }),
+            E::Paused { occurred_at, .. } => self.course(id, |c| {
+                c.status = EnrolmentStatus::Paused.as_str().to_string();
+                c.paused_since = Some(occurred_at.date_naive());
+            }),
+            E::Resumed { occurred_at } => self.course(id, |c| {
+                let resumed_on = occurred_at.date_naive();
+                let days = c
+                    .paused_since
+                    .map_or(0, |since| (resumed_on - since).num_days().max(0));
+                c.status = EnrolmentStatus::Active.as_str().to_string();
+                c.paused_days += i32::try_from(days).unwrap_or(i32::MAX);
+                c.paused_since = None;
+            }),
+            E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
+                let kind = if matches!(event, E::Completed { .. }) {
+                    EnrolmentStatus::Completed
+                } else {
+                    EnrolmentStatus::Withdrawn
+                };
+                self.course(id, |c| {
+                    c.status = kind.as_str().to_string();
+                    c.end_kind = Some(kind.as_str().to_string());
+                    c.ended_on = Some(occurred_at.date_naive());
+                });
+            }
+            E::SessionContentRecorded { content, .. } => {
+                for module in &content.modules_covered {
+                    self.modules.put(Module {
+                        enrolment_id: id.to_string(),
+                        module: name_of(module),
+                    });
+                }
+                if let Some(engagement) = content.engagement {
+                    self.course(id, |c| c.latest_engagement = Some(i32::from(engagement)));
+                }
+            }
+            E::TriggerIdentified { trigger_id, .. } => self.triggers.put(Trigger {
+                enrolment_id: id.to_string(),
+                trigger_id: trigger_id.clone(),
+                has_plan: false,
+            }),
+            E::CopingPlanRecorded { trigger_id, .. } => self
+                .triggers
+                .update(&(id.to_string(), trigger_id.clone()), |t| t.has_plan = true),
+            _ => {}
+        }
+    }
+
+    /// Recomputes a course's derived columns from its sessions, modules and triggers.
+    fn refresh(&mut self, enrolment_id: &str) {
+        let sessions: Vec<&Session> = self
+            .sessions
             .iter()
-            .filter(|e| e.aggregate_type == Enrolment::TYPE)
-            .map(|e| e.aggregate_id.as_str())
+            .filter(|s| s.enrolment_id == enrolment_id)
             .collect();
-        touched.sort_unstable();
-        touched.dedup();
-        if touched.is_empty() {
-            return Ok(());
-        }
-        // Bounded lists: SQLite caps the number of values in one statement.
-        for chunk in touched.chunks(1000) {
-            refresh(conn, g, chunk).await?;
-        }
-        Ok(())
-    }
-}
-
-async fn exec(
-    conn: &mut Tx,
-    sql: String,
-    id: &str,
-    values: &[Value<'_>],
-) -> Result<(), sqlx::Error> {
-    let mut query = db::query(sql).bind(id);
-    for value in values {
-        query = match value {
-            Value::Text(t) => query.bind(*t),
-            Value::OwnedText(t) => query.bind(t.clone()),
-            Value::Date(d) => query.bind(*d),
-            Value::Int(i) => query.bind(*i),
+        let held = |s: &&&Session| HELD.contains(&s.state.as_str());
+        let attended: BTreeSet<i32> = sessions
+            .iter()
+            .filter(|s| s.state == "attended" || s.state == "late")
+            .map(|s| s.number)
+            .collect();
+        let due = sessions.iter().filter(held).count();
+        let absences = |kind: &str| {
+            sessions
+                .iter()
+                .filter(|s| s.state == "absent" && s.absence.as_deref() == Some(kind))
+                .count()
         };
-    }
-    query.execute(conn).await?;
-    Ok(())
-}
-
-/// A bind value, so each statement below is one line of SQL and its values.
-enum Value<'a> {
-    Text(&'a str),
-    OwnedText(String),
-    Date(chrono::NaiveDate),
-    Int(i32),
-}
-
-async fn enrolment(
-    conn: &mut Tx,
-    g: Generation,
-    id: &str,
-    event: &EnrolmentEvent,
-) -> Result<(), sqlx::Error> {
-    use EnrolmentEvent as E;
-    use Value::*;
-    if let Some(change) = session_change(event) {
-        return sessions::apply(conn, g, "progress_sessions", id, &change).await;
-    }
-    let status = |s: EnrolmentStatus| OwnedText(name_of(&s));
-    match event {
-        E::Referred {
-            subject_id,
-            programme,
-            route,
-            occurred_at,
-        } => {
-            let sql = g.sql(
-                "INSERT INTO progress{g} (enrolment_id, subject_id, programme, planned_sessions,
-                    min_attended, route, status, referred_on)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'referred', $7)",
-            );
-            let programme_id =
-                desist_domain::programme::programme_id(&programme.code, &programme.version);
-            exec(
-                conn,
-                sql,
-                id,
-                &[
-                    Text(subject_id),
-                    OwnedText(programme_id),
-                    Int(i32::from(programme.planned_sessions)),
-                    Int(i32::from(programme.min_attended_for_completion)),
-                    OwnedText(name_of(route)),
-                    Date(occurred_at.date_naive()),
-                ],
-            )
-            .await
-        }
-        E::SuitabilityAssessed { suitable, .. } => {
-            let s = if *suitable {
-                EnrolmentStatus::Assessed
-            } else {
-                EnrolmentStatus::Closed
-            };
-            let sql = g.sql("UPDATE progress{g} SET status = $2 WHERE enrolment_id = $1");
-            exec(conn, sql, id, &[status(s)]).await
-        }
-        E::Allocated { practitioner, .. } => {
-            let sql = g.sql(
-                "UPDATE progress{g} SET status = 'allocated', practitioner = $2 WHERE enrolment_id = $1",
-            );
-            exec(conn, sql, id, &[Text(practitioner)]).await
-        }
-        E::Started { occurred_at } => {
-            let sql = g.sql(
-                "UPDATE progress{g} SET status = 'active', started_on = $2 WHERE enrolment_id = $1",
-            );
-            exec(conn, sql, id, &[Date(occurred_at.date_naive())]).await
-        }
-        E::Paused { occurred_at, .. } => {
-            let sql = g.sql(
-                "UPDATE progress{g} SET status = 'paused', paused_since = $2 WHERE enrolment_id = $1",
-            );
-            exec(conn, sql, id, &[Date(occurred_at.date_naive())]).await
-        }
-        E::Resumed { occurred_at } => {
-            // Date arithmetic differs between the backends; it is done here instead.
-            let since: Option<Option<chrono::NaiveDate>> = db::query_scalar(
-                g.sql("SELECT paused_since FROM progress{g} WHERE enrolment_id = $1"),
-            )
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let resumed_on = occurred_at.date_naive();
-            let days = since
-                .flatten()
-                .map_or(0, |since| (resumed_on - since).num_days().max(0));
-            let sql = g.sql(
-                "UPDATE progress{g} SET status = 'active',
-                    paused_days = paused_days + $2, paused_since = NULL
-                  WHERE enrolment_id = $1",
-            );
-            exec(conn, sql, id, &[Int(days as i32)]).await
-        }
-        E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
-            let kind = if matches!(event, E::Completed { .. }) {
-                EnrolmentStatus::Completed
-            } else {
-                EnrolmentStatus::Withdrawn
-            };
-            let sql = g.sql(
-                "UPDATE progress{g} SET status = $2, end_kind = $2, ended_on = $3 WHERE enrolment_id = $1",
-            );
-            exec(
-                conn,
-                sql,
-                id,
-                &[status(kind), Date(occurred_at.date_naive())],
-            )
-            .await
-        }
-        E::SessionContentRecorded { content, .. } => {
-            for module in &content.modules_covered {
-                let sql = g.sql(
-                    "INSERT INTO progress_modules{g} (enrolment_id, module) VALUES ($1, $2)
-                     ON CONFLICT DO NOTHING",
-                );
-                exec(conn, sql, id, &[OwnedText(name_of(module))]).await?;
-            }
-            if let Some(engagement) = content.engagement {
-                let sql =
-                    g.sql("UPDATE progress{g} SET latest_engagement = $2 WHERE enrolment_id = $1");
-                exec(conn, sql, id, &[Int(i32::from(engagement))]).await?;
-            }
-            Ok(())
-        }
-        E::TriggerIdentified { trigger_id, .. } => {
-            let sql = g.sql(
-                "INSERT INTO progress_triggers{g} (enrolment_id, trigger_id, has_plan)
-                 VALUES ($1, $2, false)",
-            );
-            exec(conn, sql, id, &[Text(trigger_id)]).await
-        }
-        E::CopingPlanRecorded { trigger_id, .. } => {
-            let sql = g.sql(
-                "UPDATE progress_triggers{g} SET has_plan = true WHERE enrolment_id = $1 AND trigger_id = $2",
-            );
-            exec(conn, sql, id, &[Text(trigger_id)]).await
-        }
-        _ => Ok(()),
+        let totals = Totals {
+            attended: attended.len(),
+            due,
+            unacceptable: absences("unacceptable"),
+            acceptable: absences("acceptable"),
+            provisional: absences("provisional"),
+            last_held: sessions.iter().filter(held).map(|s| s.scheduled_at).max(),
+            next_pending: sessions
+                .iter()
+                .filter(|s| s.state == "scheduled")
+                .map(|s| s.scheduled_at)
+                .min(),
+        };
+        // Sorted by name: the rows are keyed (enrolment, module).
+        let modules: Vec<&str> = self
+            .modules
+            .iter()
+            .filter(|m| m.enrolment_id == enrolment_id)
+            .map(|m| m.module.as_str())
+            .collect();
+        let triggers: Vec<&Trigger> = self
+            .triggers
+            .iter()
+            .filter(|t| t.enrolment_id == enrolment_id)
+            .collect();
+        let (trigger_count, with_plan) = (
+            count(triggers.len()),
+            count(triggers.iter().filter(|t| t.has_plan).count()),
+        );
+        let modules_covered = modules.join(",");
+        self.course(enrolment_id, |c| {
+            c.sessions_attended = count(totals.attended);
+            c.sessions_due = count(totals.due);
+            c.attendance_rate =
+                (totals.due > 0).then(|| totals.attended as f64 / totals.due as f64);
+            c.absences_unacceptable = count(totals.unacceptable);
+            c.absences_acceptable = count(totals.acceptable);
+            c.absences_provisional = count(totals.provisional);
+            c.last_session_at = totals.last_held;
+            c.next_session_at = totals.next_pending;
+            c.modules_covered = modules_covered;
+            c.triggers = trigger_count;
+            c.triggers_with_plan = with_plan;
+        });
     }
 }
 
-/// Recomputes the derived columns of the given enrolments from their sessions, modules and
-/// triggers, in one statement. Depends only on the tables' current state, so it runs once per
-/// batch for every enrolment the batch touched.
-async fn refresh(conn: &mut Tx, g: Generation, enrolment_ids: &[&str]) -> Result<(), sqlx::Error> {
-    db::query(g.sql(
-        "UPDATE progress{g} AS p SET
-            sessions_attended = s.attended, sessions_due = s.due,
-            attendance_rate = CAST(s.attended AS double precision) / nullif(s.due, 0),
-            absences_unacceptable = s.unacceptable, absences_acceptable = s.acceptable,
-            absences_provisional = s.provisional,
-            last_session_at = s.last_held, next_session_at = s.next_pending,
-            modules_covered = coalesce((SELECT string_agg(module, ',' ORDER BY module)
-                                          FROM progress_modules{g} m
-                                         WHERE m.enrolment_id = p.enrolment_id), ''),
-            triggers = (SELECT count(*) FROM progress_triggers{g} t
-                         WHERE t.enrolment_id = p.enrolment_id),
-            triggers_with_plan = (SELECT count(*) FROM progress_triggers{g} t
-                                   WHERE t.enrolment_id = p.enrolment_id AND t.has_plan)
-          FROM (SELECT
-                  e.id AS enrolment_id,
-                  count(DISTINCT ps.number) FILTER (WHERE ps.state IN ('attended', 'late')) AS attended,
-                  count(*) FILTER (WHERE ps.state IN ('attended', 'late', 'sent_home', 'absent')) AS due,
-                  count(*) FILTER (WHERE ps.state = 'absent' AND ps.absence = 'unacceptable') AS unacceptable,
-                  count(*) FILTER (WHERE ps.state = 'absent' AND ps.absence = 'acceptable') AS acceptable,
-                  count(*) FILTER (WHERE ps.state = 'absent' AND ps.absence = 'provisional') AS provisional,
-                  max(ps.scheduled_at) FILTER (WHERE ps.state IN ('attended', 'late', 'sent_home', 'absent')) AS last_held,
-                  min(ps.scheduled_at) FILTER (WHERE ps.state = 'scheduled') AS next_pending
-                  FROM (SELECT enrolment_id AS id FROM progress{g}
-                         WHERE enrolment_id IN ({ids})) AS e
-                  LEFT JOIN progress_sessions{g} ps ON ps.enrolment_id = e.id
-                 GROUP BY e.id) AS s
-         WHERE p.enrolment_id = s.enrolment_id",
-    ).replace("{ids}", &db::placeholders(1, enrolment_ids.len())))
-    .bind_all(enrolment_ids.iter().copied())
-    .execute(conn)
-    .await?;
-    Ok(())
+/// Session states that count as held (due): the participant came, or should have.
+const HELD: [&str; 4] = ["attended", "late", "sent_home", "absent"];
+
+struct Totals {
+    attended: usize,
+    due: usize,
+    unacceptable: usize,
+    acceptable: usize,
+    provisional: usize,
+    last_held: Option<DateTime<Utc>>,
+    next_pending: Option<DateTime<Utc>>,
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
 }

@@ -33,25 +33,34 @@ pub trait Projection: Send + Sync + 'static {
     /// Statements creating the tables, with `{g}` for the generation suffix.
     const SCHEMA: &'static [&'static str];
 
-    /// Applies one event inside the batch's transaction.
+    /// Applies a batch of events, in feed order, inside the batch's transaction (which also
+    /// moves the checkpoint past them).
     fn apply(
         &self,
-        conn: &mut Tx,
+        tx: &mut Tx,
         generation: Generation,
-        event: &Decoded,
-        feed: &FeedEvent,
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+        events: &[Applied<'_>],
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+}
 
-    /// Runs once after a batch's events are applied, in the batch's transaction. For work
-    /// that depends only on the tables' final state (derived totals): doing it once per batch
-    /// rather than once per event gives the same views for a fraction of the statements.
-    fn finish_batch(
-        &self,
-        _conn: &mut Tx,
-        _generation: Generation,
-        _events: &[FeedEvent],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send {
-        async { Ok(()) }
+/// A feed event and its decoded payload.
+pub struct Applied<'a> {
+    pub event: Decoded,
+    pub feed: &'a FeedEvent,
+}
+
+/// Why a batch was not applied.
+#[derive(Debug)]
+pub struct Failure {
+    /// The index in the batch of the event that could not be applied; `None` when the batch
+    /// failed as a whole (writing its rows back).
+    pub event: Option<usize>,
+    pub error: sqlx::Error,
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        Failure { event: None, error }
     }
 }
 

@@ -16,6 +16,7 @@ use desist_store::FeedPosition;
 
 use crate::decode::decode;
 use crate::registry::{self, checkpoint, ensure_live, live_generation};
+use crate::projection::Applied;
 use crate::{Generation, Projection, ProjectionError};
 
 /// A test hook called with the batch size just before commit; `true` simulates a crash there.
@@ -31,7 +32,7 @@ pub struct RunnerOptions {
 impl Default for RunnerOptions {
     fn default() -> Self {
         Self {
-            batch_size: 500,
+            batch_size: 2_000,
             poll_interval: Duration::from_secs(1),
             crash_before_commit: None,
         }
@@ -129,29 +130,26 @@ impl<P: Projection> Runner<P> {
             return Ok(0);
         };
         let next = last.position;
-        let mut tx = self.db.writer().begin().await?;
+        let mut decoded = Vec::with_capacity(events.len());
         for event in &events {
-            let outcome = match decode(event) {
-                Ok(decoded) => self
-                    .projection
-                    .apply(&mut tx, generation, &decoded, event)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(reason) => Err(reason),
-            };
-            if let Err(reason) = outcome {
-                drop(tx);
-                return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await);
+            match decode(event) {
+                Ok(d) => decoded.push(Applied { event: d, feed: event }),
+                Err(reason) => {
+                    return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await)
+                }
             }
         }
-        if let Err(e) = self
-            .projection
-            .finish_batch(&mut tx, generation, &events)
-            .await
-        {
+        let mut tx = self.db.writer().begin().await?;
+        if let Err(failure) = self.projection.apply(&mut tx, generation, &decoded).await {
             drop(tx);
-            let reason = format!("finishing the batch ending here: {e}");
-            return Err(stopped_at(&self.db, P::NAME, generation, last, reason).await);
+            let (event, reason) = match failure.event.and_then(|i| events.get(i)) {
+                Some(event) => (event, failure.error.to_string()),
+                None => (
+                    last,
+                    format!("writing the batch ending here: {}", failure.error),
+                ),
+            };
+            return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await);
         }
         db::query(
             "UPDATE projection_generations \

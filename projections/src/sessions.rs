@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use desist_domain::enrolment::{AbsenceResolution, Attendance, CancelledBy, EnrolmentEvent};
-use desist_store::db::{self, Tx};
-
-use crate::Generation;
+use crate::rows::Rows;
 
 /// What an event does to one session.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,88 +123,82 @@ macro_rules! session_columns {
     };
 }
 
-/// Applies `change` to the session table `table` of generation `g`.
-pub async fn apply(
-    conn: &mut Tx,
-    g: Generation,
-    table: &str,
-    enrolment_id: &str,
-    change: &SessionChange<'_>,
-) -> Result<(), sqlx::Error> {
-    let sql = |template: &str| g.sql(&template.replace("{table}", table));
+crate::table_row! {
+    /// A row of a session table (`compliance_sessions`, `progress_sessions`).
+    pub struct Session {
+        enrolment_id: String,
+        session_id: String,
+        number: i32,
+        scheduled_at: DateTime<Utc>,
+        state: String,
+        absence: Option<String>,
+        absence_resolved_on: Option<NaiveDate>,
+    }
+    key (enrolment_id, session_id) as (String, String);
+    primary key (enrolment_id, session_id);
+    owner enrolment_id;
+}
+
+fn key(enrolment_id: &str, session_id: &str) -> (String, String) {
+    (enrolment_id.to_string(), session_id.to_string())
+}
+
+/// Applies `change` to the sessions of `enrolment_id`.
+pub fn apply(sessions: &mut Rows<Session>, enrolment_id: &str, change: &SessionChange<'_>) {
     match change {
         SessionChange::Scheduled {
             session_id,
             number,
             at,
-        } => {
-            db::query(sql(
-                "INSERT INTO {table}{g} (enrolment_id, session_id, number, scheduled_at, state)
-                 VALUES ($1, $2, $3, $4, 'scheduled')",
-            ))
-            .bind(enrolment_id)
-            .bind(session_id)
-            .bind(i32::from(*number))
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
+        } => sessions.put(Session {
+            enrolment_id: enrolment_id.to_string(),
+            session_id: session_id.to_string(),
+            number: i32::from(*number),
+            scheduled_at: *at,
+            state: "scheduled".to_string(),
+            absence: None,
+            absence_resolved_on: None,
+        }),
         SessionChange::Moved { from, to, at } => {
-            db::query(sql(
-                "INSERT INTO {table}{g} (enrolment_id, session_id, number, scheduled_at, state)
-                 SELECT enrolment_id, $3, number, $4, 'scheduled' FROM {table}{g}
-                  WHERE enrolment_id = $1 AND session_id = $2",
-            ))
-            .bind(enrolment_id)
-            .bind(from)
-            .bind(to)
-            .bind(at)
-            .execute(&mut *conn)
-            .await?;
-            set(conn, &sql, enrolment_id, from, "rescheduled", None).await?;
+            let Some(old) = sessions.get(&key(enrolment_id, from)).cloned() else {
+                return;
+            };
+            sessions.put(Session {
+                session_id: to.to_string(),
+                scheduled_at: *at,
+                state: "scheduled".to_string(),
+                absence: None,
+                absence_resolved_on: None,
+                ..old
+            });
+            set(sessions, enrolment_id, from, "rescheduled", None);
         }
         SessionChange::Outcome {
             session_id,
             state,
             absence,
-        } => set(conn, &sql, enrolment_id, session_id, state, *absence).await?,
+        } => set(sessions, enrolment_id, session_id, state, *absence),
         SessionChange::AbsenceResolved {
             session_id,
             absence,
             on,
-        } => {
-            db::query(sql(
-                "UPDATE {table}{g} SET absence = $3, absence_resolved_on = $4
-                  WHERE enrolment_id = $1 AND session_id = $2",
-            ))
-            .bind(enrolment_id)
-            .bind(session_id)
-            .bind(absence)
-            .bind(on)
-            .execute(conn)
-            .await?;
-        }
+        } => sessions.update(&key(enrolment_id, session_id), |s| {
+            s.absence = Some(absence.to_string());
+            s.absence_resolved_on = Some(*on);
+        }),
     }
-    Ok(())
 }
 
-async fn set(
-    conn: &mut Tx,
-    sql: &impl Fn(&str) -> String,
+fn set(
+    sessions: &mut Rows<Session>,
     enrolment_id: &str,
     session_id: &str,
     state: &str,
     absence: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    db::query(sql(
-        "UPDATE {table}{g} SET state = $3, absence = $4, absence_resolved_on = NULL
-          WHERE enrolment_id = $1 AND session_id = $2",
-    ))
-    .bind(enrolment_id)
-    .bind(session_id)
-    .bind(state)
-    .bind(absence)
-    .execute(conn)
-    .await?;
-    Ok(())
+) {
+    sessions.update(&key(enrolment_id, session_id), |s| {
+        s.state = state.to_string();
+        s.absence = absence.map(str::to_string);
+        s.absence_resolved_on = None;
+    });
 }

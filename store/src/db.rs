@@ -541,6 +541,7 @@ pub fn placeholders(start: usize, count: usize) -> String {
 pub struct Query<T> {
     sql: Cow<'static, str>,
     args: Vec<Arg>,
+    persistent: bool,
     _row: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -549,6 +550,7 @@ pub fn query(sql: impl Into<Cow<'static, str>>) -> Query<()> {
     Query {
         sql: sql.into(),
         args: Vec::new(),
+        persistent: true,
         _row: std::marker::PhantomData,
     }
 }
@@ -558,6 +560,7 @@ pub fn query_as<T>(sql: impl Into<Cow<'static, str>>) -> Query<T> {
     Query {
         sql: sql.into(),
         args: Vec::new(),
+        persistent: true,
         _row: std::marker::PhantomData,
     }
 }
@@ -584,6 +587,13 @@ impl<T> Query<T> {
         self
     }
 
+    /// For a statement whose text varies with its values (a list's length): it is not kept
+    /// prepared, where each variant would push a statement that recurs out of the cache.
+    pub fn one_off(mut self) -> Self {
+        self.persistent = false;
+        self
+    }
+
     fn pg_args(&self) -> Result<PgArguments, sqlx::Error> {
         let mut args = PgArguments::default();
         for arg in &self.args {
@@ -604,19 +614,19 @@ impl<T> Query<T> {
     pub async fn execute<'e>(self, target: impl Into<Target<'e>>) -> Result<u64, sqlx::Error> {
         let sql = self.sql.as_ref();
         let done = match target.into() {
-            Target::PgPool(p) => sqlx::query_with(sql, self.pg_args()?)
+            Target::PgPool(p) => sqlx::query_with(sql, self.pg_args()?).persistent(self.persistent)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Target::PgConn(c) => sqlx::query_with(sql, self.pg_args()?)
+            Target::PgConn(c) => sqlx::query_with(sql, self.pg_args()?).persistent(self.persistent)
                 .execute(c)
                 .await?
                 .rows_affected(),
-            Target::SqlitePool(p) => sqlx::query_with(sql, self.sqlite_args()?)
+            Target::SqlitePool(p) => sqlx::query_with(sql, self.sqlite_args()?).persistent(self.persistent)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Target::SqliteConn(c) => sqlx::query_with(sql, self.sqlite_args()?)
+            Target::SqliteConn(c) => sqlx::query_with(sql, self.sqlite_args()?).persistent(self.persistent)
                 .execute(c)
                 .await?
                 .rows_affected(),
@@ -629,15 +639,15 @@ impl<T: Row> Query<T> {
     pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<T>, sqlx::Error> {
         let sql = self.sql.as_ref();
         match target.into() {
-            Target::PgPool(p) => sqlx::query_as_with(sql, self.pg_args()?).fetch_all(p).await,
-            Target::PgConn(c) => sqlx::query_as_with(sql, self.pg_args()?).fetch_all(c).await,
+            Target::PgPool(p) => sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent).fetch_all(p).await,
+            Target::PgConn(c) => sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent).fetch_all(c).await,
             Target::SqlitePool(p) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?)
+                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
                     .fetch_all(p)
                     .await
             }
             Target::SqliteConn(c) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?)
+                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
                     .fetch_all(c)
                     .await
             }
@@ -651,22 +661,22 @@ impl<T: Row> Query<T> {
         let sql = self.sql.as_ref();
         match target.into() {
             Target::PgPool(p) => {
-                sqlx::query_as_with(sql, self.pg_args()?)
+                sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent)
                     .fetch_optional(p)
                     .await
             }
             Target::PgConn(c) => {
-                sqlx::query_as_with(sql, self.pg_args()?)
+                sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent)
                     .fetch_optional(c)
                     .await
             }
             Target::SqlitePool(p) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?)
+                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
                     .fetch_optional(p)
                     .await
             }
             Target::SqliteConn(c) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?)
+                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
                     .fetch_optional(c)
                     .await
             }
@@ -699,6 +709,11 @@ where
 
     pub fn bind_all<V: Into<Arg>>(self, values: impl IntoIterator<Item = V>) -> Self {
         Scalar(self.0.bind_all(values))
+    }
+
+    /// See [`Query::one_off`].
+    pub fn one_off(self) -> Self {
+        Scalar(self.0.one_off())
     }
 
     pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<S>, sqlx::Error> {

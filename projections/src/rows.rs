@@ -1,0 +1,287 @@
+//! The rows a batch of events changes, held in memory.
+//!
+//! A projection loads, for the aggregates its batch is about, the rows of each table in one
+//! statement; its events change them in plain Rust (no I/O, so the rules read as what they
+//! are); and the changed rows go back in a few multi-row statements. Writing each event's
+//! change with a statement of its own spent the time on round trips: a rebuild ran at a few
+//! thousand events a second (docs/benchmarks.md).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use desist_store::db::{self, Arg, Row, Tx};
+
+use crate::Generation;
+
+/// Values bound by one statement at most: SQLite allows 32,766 and PostgreSQL 65,535.
+const MAX_VALUES: usize = 30_000;
+/// Rows written by one statement at most, so that one statement stays a modest size.
+const MAX_ROWS: usize = 1_000;
+/// Ids in one `IN (…)` list.
+const MAX_IDS: usize = 1_000;
+
+/// A row of a projection table, as the batch holds it.
+pub trait TableRow: Row + Clone {
+    /// What tells two rows apart (the primary key, or for versioned rows the key without the
+    /// feed position).
+    type Key: Ord + Clone + Send;
+    /// Every column, in the order [`TableRow::values`] gives them.
+    const COLUMNS: &'static [&'static str];
+    /// The primary key's columns.
+    const PRIMARY_KEY: &'static [&'static str];
+    /// The column naming the aggregate whose events change the row: rows are loaded by it.
+    const OWNER: &'static str;
+
+    fn key(&self) -> Self::Key;
+    fn owner(&self) -> &str;
+    fn values(&self) -> Vec<Arg>;
+}
+
+/// One table's rows for a batch: those loaded for the batch's aggregates and those it adds.
+pub struct Rows<R: TableRow> {
+    table: &'static str,
+    rows: BTreeMap<R::Key, R>,
+    changed: BTreeSet<R::Key>,
+}
+
+impl<R: TableRow> Rows<R> {
+    /// No rows yet: for tables a batch only adds to.
+    pub fn new(table: &'static str) -> Self {
+        Self {
+            table,
+            rows: BTreeMap::new(),
+            changed: BTreeSet::new(),
+        }
+    }
+
+    /// The rows of `table` owned by any of `owners`.
+    pub async fn load(
+        tx: &mut Tx,
+        g: Generation,
+        table: &'static str,
+        owners: &[&str],
+    ) -> Result<Self, sqlx::Error> {
+        let mut rows = Self::new(table);
+        for row in select::<R>(tx, g, table, owners).await? {
+            rows.rows.insert(row.key(), row);
+        }
+        Ok(rows)
+    }
+
+    pub fn get(&self, key: &R::Key) -> Option<&R> {
+        self.rows.get(key)
+    }
+
+    /// Changes the row with `key`; like an UPDATE, does nothing when there is none.
+    pub fn update(&mut self, key: &R::Key, change: impl FnOnce(&mut R)) {
+        if let Some(row) = self.rows.get_mut(key) {
+            change(row);
+            self.changed.insert(key.clone());
+        }
+    }
+
+    /// Changes every row that `matches`.
+    pub fn update_where(&mut self, matches: impl Fn(&R) -> bool, mut change: impl FnMut(&mut R)) {
+        for (key, row) in self.rows.iter_mut().filter(|(_, row)| matches(row)) {
+            change(row);
+            self.changed.insert(key.clone());
+        }
+    }
+
+    /// Adds `row`, replacing the row with the same key if there is one.
+    pub fn put(&mut self, row: R) {
+        let key = row.key();
+        self.rows.insert(key.clone(), row);
+        self.changed.insert(key);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &R> {
+        self.rows.values()
+    }
+
+    /// Writes every added or changed row back, a chunk of rows per statement.
+    pub async fn save(&self, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
+        let rows: Vec<&R> = self.changed.iter().filter_map(|k| self.rows.get(k)).collect();
+        insert(tx, g, self.table, &rows, Conflict::Update).await
+    }
+}
+
+/// Rows that are never changed, only superseded: each change inserts a new version stamped
+/// with its feed position (the outcomes projection, whose pinned queries read the versions).
+pub struct Versions<R: TableRow> {
+    table: &'static str,
+    latest: BTreeMap<R::Key, R>,
+    added: Vec<R>,
+}
+
+/// Where a version sits in the feed: `(transaction, global position)`.
+pub trait Versioned {
+    fn stamp(&self) -> (i64, i64);
+}
+
+impl<R: TableRow + Versioned> Versions<R> {
+    /// The latest version of each row of `table` owned by any of `owners`.
+    pub async fn load(
+        tx: &mut Tx,
+        g: Generation,
+        table: &'static str,
+        owners: &[&str],
+    ) -> Result<Self, sqlx::Error> {
+        let mut latest: BTreeMap<R::Key, R> = BTreeMap::new();
+        for row in select::<R>(tx, g, table, owners).await? {
+            let key = row.key();
+            match latest.get(&key) {
+                Some(kept) if kept.stamp() >= row.stamp() => {}
+                _ => {
+                    latest.insert(key, row);
+                }
+            }
+        }
+        Ok(Self {
+            table,
+            latest,
+            added: Vec::new(),
+        })
+    }
+
+    pub fn latest(&self, key: &R::Key) -> Option<&R> {
+        self.latest.get(key)
+    }
+
+    /// Adds a new version.
+    pub fn push(&mut self, row: R) {
+        self.latest.insert(row.key(), row.clone());
+        self.added.push(row);
+    }
+
+    /// Inserts the versions added since loading.
+    pub async fn save(&self, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
+        let rows: Vec<&R> = self.added.iter().collect();
+        insert(tx, g, self.table, &rows, Conflict::Fail).await
+    }
+}
+
+async fn select<R: TableRow>(
+    tx: &mut Tx,
+    g: Generation,
+    table: &str,
+    owners: &[&str],
+) -> Result<Vec<R>, sqlx::Error> {
+    let mut rows = Vec::new();
+    for chunk in owners.chunks(MAX_IDS) {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {} IN ({})",
+            R::COLUMNS.join(", "),
+            g.table(table),
+            R::OWNER,
+            db::placeholders(1, chunk.len())
+        );
+        rows.extend(
+            db::query_as::<R>(sql)
+                .bind_all(chunk.iter().copied())
+                .one_off()
+                .fetch_all(&mut *tx)
+                .await?,
+        );
+    }
+    Ok(rows)
+}
+
+enum Conflict {
+    /// A row with the same primary key is replaced.
+    Update,
+    /// A row with the same primary key is an error (versions are never replaced).
+    Fail,
+}
+
+async fn insert<R: TableRow>(
+    tx: &mut Tx,
+    g: Generation,
+    table: &str,
+    rows: &[&R],
+    conflict: Conflict,
+) -> Result<(), sqlx::Error> {
+    let width = R::COLUMNS.len();
+    let on_conflict = match conflict {
+        Conflict::Fail => String::new(),
+        Conflict::Update => {
+            let set: Vec<String> = R::COLUMNS
+                .iter()
+                .filter(|c| !R::PRIMARY_KEY.contains(c))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect();
+            let action = if set.is_empty() {
+                "NOTHING".to_string()
+            } else {
+                format!("UPDATE SET {}", set.join(", "))
+            };
+            format!(
+                " ON CONFLICT ({}) DO {action}",
+                R::PRIMARY_KEY.join(", ")
+            )
+        }
+    };
+    for chunk in rows.chunks((MAX_VALUES / width).min(MAX_ROWS)) {
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", db::placeholders(i * width + 1, width)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {}{on_conflict}",
+            g.table(table),
+            R::COLUMNS.join(", "),
+            tuples.join(", ")
+        );
+        db::query(sql)
+            .bind_all(chunk.iter().flat_map(|row| row.values()))
+            .one_off()
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The distinct ids of the aggregates of type `aggregate_type` among a batch's events.
+pub fn owners<'a>(
+    events: &'a [crate::projection::Applied<'a>],
+    aggregate_type: &str,
+) -> Vec<&'a str> {
+    let ids: BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e.feed.aggregate_type == aggregate_type)
+        .map(|e| e.feed.aggregate_id.as_str())
+        .collect();
+    ids.into_iter().collect()
+}
+
+/// Declares a row type of a projection table: the struct (its fields named as the table's
+/// columns, in order), and its [`TableRow`] impl.
+#[macro_export]
+macro_rules! table_row {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($field:ident : $ty:ty),+ $(,)? }
+        key ($($key:ident),+) as $key_ty:ty;
+        primary key ($($pk:ident),+);
+        owner $owner:ident;
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+        pub struct $name { $(pub $field: $ty),+ }
+
+        impl $crate::rows::TableRow for $name {
+            type Key = $key_ty;
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+            const PRIMARY_KEY: &'static [&'static str] = &[$(stringify!($pk)),+];
+            const OWNER: &'static str = stringify!($owner);
+
+            fn key(&self) -> Self::Key {
+                ($(self.$key.clone()),+)
+            }
+            fn owner(&self) -> &str {
+                &self.$owner
+            }
+            fn values(&self) -> Vec<desist_store::db::Arg> {
+                vec![$((&self.$field).into()),+]
+            }
+        }
+    };
+}
