@@ -14,9 +14,9 @@ use desist_projections::decode::Decoded;
 use desist_projections::measures::outcomes::Split;
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
+use desist_projections::projection::{Applied, Failure};
 use desist_projections::queries::{cached_outcome_report, outcome_report};
 use desist_projections::registry::{ensure_live, status};
-use desist_projections::projection::{Applied, Failure};
 use desist_projections::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
 use desist_store::db::{Db, Tx};
 use desist_store::FeedPosition;
@@ -199,7 +199,12 @@ impl Projection for Fragile {
     const SCHEMA: &'static [&'static str] =
         &["CREATE TABLE fragile_seen{g} (global_position bigint PRIMARY KEY)"];
 
-    async fn apply(&self, tx: &mut Tx, g: Generation, events: &[Applied<'_>]) -> Result<(), Failure> {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        g: Generation,
+        events: &[Applied<'_>],
+    ) -> Result<(), Failure> {
         for (i, applied) in events.iter().enumerate() {
             if self.broken.load(Ordering::SeqCst)
                 && matches!(

@@ -79,7 +79,12 @@ impl Projection for ComplianceProjection {
         "CREATE INDEX compliance_risk{g}_subject_id ON compliance_risk{g} (subject_id)",
     ];
 
-    async fn apply(&self, tx: &mut Tx, g: Generation, events: &[Applied<'_>]) -> Result<(), Failure> {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        g: Generation,
+        events: &[Applied<'_>],
+    ) -> Result<(), Failure> {
         let subjects = rows::owners(events, Subject::TYPE);
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let orders = rows::owners(events, ProtectionOrder::TYPE);

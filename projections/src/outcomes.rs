@@ -77,7 +77,12 @@ impl Projection for OutcomesProjection {
             PRIMARY KEY (order_id, breach_id))",
     ];
 
-    async fn apply(&self, tx: &mut Tx, g: Generation, events: &[Applied<'_>]) -> Result<(), Failure> {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        g: Generation,
+        events: &[Applied<'_>],
+    ) -> Result<(), Failure> {
         let subjects = rows::owners(events, Subject::TYPE);
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let orders = rows::owners(events, ProtectionOrder::TYPE);
@@ -335,7 +340,11 @@ impl Batch {
     }
 
     /// A new version of the enrolment's row, changed by `change`.
-    fn new_enrolment_version(&mut self, at: &Stamp<'_>, change: impl FnOnce(&mut EnrolmentVersion)) {
+    fn new_enrolment_version(
+        &mut self,
+        at: &Stamp<'_>,
+        change: impl FnOnce(&mut EnrolmentVersion),
+    ) {
         if let Some(latest) = self.enrolments.latest(&at.id.to_string()) {
             let mut next = EnrolmentVersion {
                 pos_tx: at.tx,

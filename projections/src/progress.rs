@@ -66,7 +66,12 @@ impl Projection for ProgressProjection {
             psychosocial_damage text NOT NULL)",
     ];
 
-    async fn apply(&self, tx: &mut Tx, g: Generation, events: &[Applied<'_>]) -> Result<(), Failure> {
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        g: Generation,
+        events: &[Applied<'_>],
+    ) -> Result<(), Failure> {
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let subjects = rows::owners(events, Subject::TYPE);
         let mut batch = Batch {

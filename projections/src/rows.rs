@@ -100,7 +100,11 @@ impl<R: TableRow> Rows<R> {
 
     /// Writes every added or changed row back, a chunk of rows per statement.
     pub async fn save(&self, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
-        let rows: Vec<&R> = self.changed.iter().filter_map(|k| self.rows.get(k)).collect();
+        let rows: Vec<&R> = self
+            .changed
+            .iter()
+            .filter_map(|k| self.rows.get(k))
+            .collect();
         insert(tx, g, self.table, &rows, Conflict::Update).await
     }
 }
@@ -214,10 +218,7 @@ async fn insert<R: TableRow>(
             } else {
                 format!("UPDATE SET {}", set.join(", "))
             };
-            format!(
-                " ON CONFLICT ({}) DO {action}",
-                R::PRIMARY_KEY.join(", ")
-            )
+            format!(" ON CONFLICT ({}) DO {action}", R::PRIMARY_KEY.join(", "))
         }
     };
     for chunk in rows.chunks((MAX_VALUES / width).min(MAX_ROWS)) {

@@ -15,8 +15,8 @@ use desist_store::feed::{has_events_after, read_after};
 use desist_store::FeedPosition;
 
 use crate::decode::decode;
-use crate::registry::{self, checkpoint, ensure_live, live_generation};
 use crate::projection::Applied;
+use crate::registry::{self, checkpoint, ensure_live, live_generation};
 use crate::{Generation, Projection, ProjectionError};
 
 /// A test hook called with the batch size just before commit; `true` simulates a crash there.
@@ -133,7 +133,10 @@ impl<P: Projection> Runner<P> {
         let mut decoded = Vec::with_capacity(events.len());
         for event in &events {
             match decode(event) {
-                Ok(d) => decoded.push(Applied { event: d, feed: event }),
+                Ok(d) => decoded.push(Applied {
+                    event: d,
+                    feed: event,
+                }),
                 Err(reason) => {
                     return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await)
                 }

@@ -2,9 +2,9 @@
 //! (a participant's cancellation is an absence; a move supersedes the old session), so it is
 //! written once here and every projection that keeps sessions uses it.
 
+use crate::rows::Rows;
 use chrono::{DateTime, NaiveDate, Utc};
 use desist_domain::enrolment::{AbsenceResolution, Attendance, CancelledBy, EnrolmentEvent};
-use crate::rows::Rows;
 
 /// What an event does to one session.
 #[derive(Debug, Clone, PartialEq)]

@@ -614,19 +614,23 @@ impl<T> Query<T> {
     pub async fn execute<'e>(self, target: impl Into<Target<'e>>) -> Result<u64, sqlx::Error> {
         let sql = self.sql.as_ref();
         let done = match target.into() {
-            Target::PgPool(p) => sqlx::query_with(sql, self.pg_args()?).persistent(self.persistent)
+            Target::PgPool(p) => sqlx::query_with(sql, self.pg_args()?)
+                .persistent(self.persistent)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Target::PgConn(c) => sqlx::query_with(sql, self.pg_args()?).persistent(self.persistent)
+            Target::PgConn(c) => sqlx::query_with(sql, self.pg_args()?)
+                .persistent(self.persistent)
                 .execute(c)
                 .await?
                 .rows_affected(),
-            Target::SqlitePool(p) => sqlx::query_with(sql, self.sqlite_args()?).persistent(self.persistent)
+            Target::SqlitePool(p) => sqlx::query_with(sql, self.sqlite_args()?)
+                .persistent(self.persistent)
                 .execute(p)
                 .await?
                 .rows_affected(),
-            Target::SqliteConn(c) => sqlx::query_with(sql, self.sqlite_args()?).persistent(self.persistent)
+            Target::SqliteConn(c) => sqlx::query_with(sql, self.sqlite_args()?)
+                .persistent(self.persistent)
                 .execute(c)
                 .await?
                 .rows_affected(),
@@ -639,15 +643,27 @@ impl<T: Row> Query<T> {
     pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<T>, sqlx::Error> {
         let sql = self.sql.as_ref();
         match target.into() {
-            Target::PgPool(p) => sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent).fetch_all(p).await,
-            Target::PgConn(c) => sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent).fetch_all(c).await,
+            Target::PgPool(p) => {
+                sqlx::query_as_with(sql, self.pg_args()?)
+                    .persistent(self.persistent)
+                    .fetch_all(p)
+                    .await
+            }
+            Target::PgConn(c) => {
+                sqlx::query_as_with(sql, self.pg_args()?)
+                    .persistent(self.persistent)
+                    .fetch_all(c)
+                    .await
+            }
             Target::SqlitePool(p) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .persistent(self.persistent)
                     .fetch_all(p)
                     .await
             }
             Target::SqliteConn(c) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .persistent(self.persistent)
                     .fetch_all(c)
                     .await
             }
@@ -661,22 +677,26 @@ impl<T: Row> Query<T> {
         let sql = self.sql.as_ref();
         match target.into() {
             Target::PgPool(p) => {
-                sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent)
+                sqlx::query_as_with(sql, self.pg_args()?)
+                    .persistent(self.persistent)
                     .fetch_optional(p)
                     .await
             }
             Target::PgConn(c) => {
-                sqlx::query_as_with(sql, self.pg_args()?).persistent(self.persistent)
+                sqlx::query_as_with(sql, self.pg_args()?)
+                    .persistent(self.persistent)
                     .fetch_optional(c)
                     .await
             }
             Target::SqlitePool(p) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .persistent(self.persistent)
                     .fetch_optional(p)
                     .await
             }
             Target::SqliteConn(c) => {
-                sqlx::query_as_with(sql, self.sqlite_args()?).persistent(self.persistent)
+                sqlx::query_as_with(sql, self.sqlite_args()?)
+                    .persistent(self.persistent)
                     .fetch_optional(c)
                     .await
             }
