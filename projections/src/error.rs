@@ -29,6 +29,9 @@ pub enum ProjectionError {
         pinned: String,
         reached: String,
     },
+    /// The task reading the feed ahead of the batch being written panicked or was cancelled.
+    #[error("reading the feed ahead failed: {0}")]
+    ReadAhead(#[from] tokio::task::JoinError),
     /// Raised only by the test hook that simulates a crash before commit.
     #[error("simulated crash before commit")]
     SimulatedCrash,

@@ -11,10 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desist_store::db::{self, Db, Lock};
-use desist_store::feed::{has_events_after, read_after};
-use desist_store::FeedPosition;
+use desist_store::feed::{has_events_after, read_payloads_after};
+use desist_store::{FeedEvent, FeedPosition};
+use tokio::task::JoinHandle;
 
-use crate::decode::decode;
+use crate::decode::{decode, Decoded};
 use crate::projection::Applied;
 use crate::registry::{self, checkpoint, ensure_live, live_generation};
 use crate::{Generation, Projection, ProjectionError};
@@ -99,40 +100,55 @@ impl<P: Projection> Runner<P> {
             checkpoint: checkpoint(&self.db, P::NAME, generation).await?,
             ..Progress::default()
         };
+        let mut ahead: Option<JoinHandle<Result<Batch, ProjectionError>>> = None;
         loop {
-            let applied = self.apply_batch(generation, &mut progress).await?;
-            if applied > 0 {
-                on_batch(&progress);
+            let batch = match ahead.take() {
+                Some(reading) => reading.await??,
+                None => self.read(progress.checkpoint).await?,
+            };
+            let Some(last) = batch.events.last() else {
+                if !has_events_after(self.db.writer(), progress.checkpoint).await? {
+                    return Ok(progress);
+                }
+                // Events exist beyond the checkpoint but the horizon hides them: an earlier
+                // transaction is still open. Wait for it.
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
+            };
+            // Everything below the horizon is final, so the next batch can be read (and
+            // decoded) while this one is written: the two overlap on the two sides of the
+            // connection instead of taking turns.
+            let next = last.position;
+            let (db, size) = (self.db.clone(), self.options.batch_size);
+            let reading = tokio::spawn(async move { read(&db, next, size).await });
+            if let Err(e) = self.apply_batch(generation, &mut progress, batch).await {
+                reading.abort();
+                return Err(e);
             }
-            if !has_events_after(self.db.writer(), progress.checkpoint).await? {
-                return Ok(progress);
-            }
-            // Events exist beyond the checkpoint but the horizon hides them: an earlier
-            // transaction is still open. Wait for it.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            ahead = Some(reading);
+            on_batch(&progress);
         }
     }
 
-    /// Reads and applies one batch; returns how many events it applied.
+    async fn read(&self, after: FeedPosition) -> Result<Batch, ProjectionError> {
+        read(&self.db, after, self.options.batch_size).await
+    }
+
+    /// Applies one batch and moves the checkpoint past it, in one transaction.
     async fn apply_batch(
         &self,
         generation: Generation,
         progress: &mut Progress,
-    ) -> Result<usize, ProjectionError> {
-        let events = read_after(
-            self.db.reader(),
-            progress.checkpoint,
-            self.options.batch_size,
-        )
-        .await?;
+        batch: Batch,
+    ) -> Result<(), ProjectionError> {
+        let events = &batch.events;
         let Some(last) = events.last() else {
-            return Ok(0);
+            return Ok(());
         };
         let next = last.position;
         let mut decoded = Vec::with_capacity(events.len());
-        for event in &events {
-            match decode(event) {
+        for (event, payload) in events.iter().zip(batch.decoded) {
+            match payload {
                 Ok(d) => decoded.push(Applied {
                     event: d,
                     feed: event,
@@ -181,7 +197,7 @@ impl<P: Projection> Runner<P> {
         progress.events += events.len() as u64;
         progress.batches += 1;
         progress.checkpoint = next;
-        Ok(events.len())
+        Ok(())
     }
 
     /// Keeps the live generation up to date until `shutdown` resolves. Follows the live
@@ -233,6 +249,18 @@ impl<P: Projection> Runner<P> {
         }
         result
     }
+}
+
+/// Events read from the feed, and their payloads decoded (or why one does not decode).
+struct Batch {
+    events: Vec<FeedEvent>,
+    decoded: Vec<Result<Decoded, String>>,
+}
+
+async fn read(db: &Db, after: FeedPosition, limit: i64) -> Result<Batch, ProjectionError> {
+    let events = read_payloads_after(db.reader(), after, limit).await?;
+    let decoded = events.iter().map(decode).collect();
+    Ok(Batch { events, decoded })
 }
 
 fn lock_key(name: &str, generation: Generation) -> String {

@@ -71,7 +71,21 @@ pub async fn read_after(
     after: FeedPosition,
     limit: i64,
 ) -> Result<Vec<FeedEvent>, StoreError> {
-    let mut events = stored_after(pool, after, limit, Reach::Finished).await?;
+    upcast_all(stored(pool.into(), after, limit, Reach::Finished, true).await?)
+}
+
+/// As [`read_after`], without the events' ids and metadata (`event_id` is empty, `metadata`
+/// is `Null`): who recorded an event and why is twice the size of what happened, and a
+/// projection needs only the latter.
+pub async fn read_payloads_after(
+    pool: Pool<'_>,
+    after: FeedPosition,
+    limit: i64,
+) -> Result<Vec<FeedEvent>, StoreError> {
+    upcast_all(stored(pool.into(), after, limit, Reach::Finished, false).await?)
+}
+
+fn upcast_all(mut events: Vec<FeedEvent>) -> Result<Vec<FeedEvent>, StoreError> {
     for event in &mut events {
         let payload = std::mem::take(&mut event.payload);
         let (version, payload) = upcast(&event.event_type, &event.event_version, payload);
@@ -101,29 +115,41 @@ pub async fn stored_after<'e>(
     limit: i64,
     reach: Reach,
 ) -> Result<Vec<FeedEvent>, StoreError> {
-    let target = target.into();
+    stored(target.into(), after, limit, reach, true).await
+}
+
+async fn stored(
+    target: Target<'_>,
+    after: FeedPosition,
+    limit: i64,
+    reach: Reach,
+    full: bool,
+) -> Result<Vec<FeedEvent>, StoreError> {
     let backend = target.backend();
+    // `events.tx`, qualified: a bare `tx` in ORDER BY names the output column
+    // `tx::text::bigint`, which no index orders, and each read would sort every event after
+    // the position (quadratic over a catch-up: the national-scale views never caught up).
     let sql = match (backend, reach) {
         (Backend::Postgres, Reach::Finished) => {
-            "SELECT tx::text::bigint, global_position, event_id::text, aggregate_type, aggregate_id, \
-                    sequence, event_type, event_version, payload, metadata, recorded_at \
+            "SELECT tx::text::bigint, global_position, {event_id}, aggregate_type, aggregate_id, \
+                    sequence, event_type, event_version, payload, {metadata}, recorded_at \
                FROM events \
               WHERE (tx, global_position) > ($1::text::xid8, $2) \
                 AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
-              ORDER BY tx, global_position \
+              ORDER BY events.tx, events.global_position \
               LIMIT $3"
         }
         (Backend::Postgres, Reach::Visible) => {
-            "SELECT tx::text::bigint, global_position, event_id::text, aggregate_type, aggregate_id, \
-                    sequence, event_type, event_version, payload, metadata, recorded_at \
+            "SELECT tx::text::bigint, global_position, {event_id}, aggregate_type, aggregate_id, \
+                    sequence, event_type, event_version, payload, {metadata}, recorded_at \
                FROM events \
               WHERE (tx, global_position) > ($1::text::xid8, $2) \
-              ORDER BY tx, global_position \
+              ORDER BY events.tx, events.global_position \
               LIMIT $3"
         }
         (Backend::Sqlite, _) => {
-            "SELECT 0, p.global_position, e.event_id, e.aggregate_type, e.aggregate_id, \
-                    e.sequence, e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at \
+            "SELECT 0, p.global_position, {event_id}, e.aggregate_type, e.aggregate_id, \
+                    e.sequence, e.event_type, e.event_version, e.payload, {metadata}, e.recorded_at \
                FROM event_positions p \
                JOIN events e ON e.aggregate_type = p.aggregate_type \
                             AND e.aggregate_id = p.aggregate_id AND e.sequence = p.sequence \
@@ -132,6 +158,15 @@ pub async fn stored_after<'e>(
               LIMIT $3"
         }
     };
+    let (event_id, metadata) = match (full, backend) {
+        (true, Backend::Postgres) => ("event_id::text", "metadata"),
+        (true, Backend::Sqlite) => ("e.event_id", "e.metadata"),
+        (false, Backend::Postgres) => ("''", "'null'::jsonb"),
+        (false, Backend::Sqlite) => ("''", "'null'"),
+    };
+    let sql = sql
+        .replace("{event_id}", event_id)
+        .replace("{metadata}", metadata);
     let rows: Vec<FeedRow> = bind_position(db::query_as(sql), backend, after)
         .bind(limit)
         .fetch_all(target)

@@ -19,7 +19,7 @@ pub async fn check_xid_horizon(db: &Db) -> Result<(), StoreError> {
     };
     let (next, stored): (i64, Option<i64>) = sqlx::query_as(
         "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint, \
-                (SELECT tx::text::bigint FROM events ORDER BY tx DESC LIMIT 1)",
+                (SELECT tx::text::bigint FROM events ORDER BY events.tx DESC LIMIT 1)",
     )
     .fetch_one(pool)
     .await?;
