@@ -304,6 +304,9 @@ pub struct DemoReport {
 
 /// Generates the cohort, imports it, and puts each subject on their area's offender manager's
 /// caseload. Running it again with the same seed adds nothing.
+/// People per import when seeding.
+const IMPORT_CHUNK: usize = 1_000;
+
 pub async fn seed(
     store: &desist_store::Store,
     services: desist_domain::DomainServices,
@@ -312,21 +315,34 @@ pub async fn seed(
     caseloads: Caseloads,
 ) -> Result<DemoReport, crate::Error> {
     let document = timeline(seed, subjects);
-    let report = crate::import::import(store, services.clone(), &document, "desist-demo", false)
-        .await
-        .map_err(|e| match e {
-            crate::import::ImportError::Invalid(problems) => {
-                crate::Error::Invalid(problems.iter().map(ToString::to_string).collect())
-            }
-            crate::import::ImportError::Command(e) => e.into(),
-        })?;
+    let people = document["subjects"].as_array().cloned().unwrap_or_default();
+    // A chunk of people per import: an import holds what it decides in memory until it
+    // appends, and national scale is hundreds of thousands of events.
+    let mut report = crate::import::ImportReport::default();
+    for chunk in people.chunks(IMPORT_CHUNK) {
+        let part = json!({
+            "format": document["format"],
+            "programmes": document["programmes"],
+            "subjects": chunk,
+        });
+        let done = crate::import::import(store, services.clone(), &part, "desist-demo", false)
+            .await
+            .map_err(|e| match e {
+                crate::import::ImportError::Invalid(problems) => {
+                    crate::Error::Invalid(problems.iter().map(ToString::to_string).collect())
+                }
+                crate::import::ImportError::Command(e) => e.into(),
+            })?;
+        report.commands += done.commands;
+        report.recorded += done.recorded;
+        report.already_recorded += done.already_recorded;
+    }
     let write = crate::WriteSide::new(store, services.clone());
     let actor = desist_domain::Actor {
         id: "desist-demo".into(),
         role: desist_domain::Role::System,
         agency: "desist-demo".into(),
     };
-    let people = document["subjects"].as_array().cloned().unwrap_or_default();
     let (write, actor, services) = (&write, &actor, &services);
     // Different people's records do not contend: allocate several at a time.
     let allocated: Vec<Result<bool, crate::Error>> =

@@ -208,19 +208,23 @@ fn feed_event(row: FeedRow) -> FeedEvent {
 /// Whether any committed or in-flight event lies beyond `position` (in feed order), whether or
 /// not the horizon lets it be read yet.
 pub async fn has_events_after(pool: Pool<'_>, position: FeedPosition) -> Result<bool, StoreError> {
-    // EXISTS stops at the first event; a count would read every one.
+    // The last event in feed order, one probe at the end of the index. (`EXISTS (… WHERE
+    // position > $)` was planned as a scan of the whole table from its start: on every
+    // projection's wake-up, once per command.)
     let sql = match pool.backend() {
         Backend::Postgres => {
-            "SELECT EXISTS (SELECT 1 FROM events WHERE (tx, global_position) > ($1::text::xid8, $2))"
+            "SELECT (tx, global_position) > ($1::text::xid8, $2) FROM events \
+              ORDER BY events.tx DESC, events.global_position DESC LIMIT 1"
         }
         Backend::Sqlite => {
-            "SELECT EXISTS (SELECT 1 FROM event_positions WHERE global_position > $2)"
+            "SELECT global_position > $2 FROM event_positions \
+              ORDER BY global_position DESC LIMIT 1"
         }
     };
-    let (more,) = bind_position(db::query_as::<(bool,)>(sql), pool.backend(), position)
-        .fetch_one(pool)
+    let more: Option<(bool,)> = bind_position(db::query_as::<(bool,)>(sql), pool.backend(), position)
+        .fetch_optional(pool)
         .await?;
-    Ok(more)
+    Ok(more.is_some_and(|(more,)| more))
 }
 
 /// How many events lie beyond `position` in feed order (a projection's lag).

@@ -146,6 +146,7 @@ async fn one_backend(
     let server = Arc::new(Server::start(&scratch.url, 0).await?);
     // The offender manager of the first person: the same forty people at either scale.
     let officer = setup::officer_of(&store, "DEMO-S0000").await?;
+    eprintln!("measuring reads (pilot)");
     let pilot_reads = reads(&server, &officer, options).await?;
 
     // The command path, against the pilot-scale store.
@@ -154,6 +155,7 @@ async fn one_backend(
         .wait_for_views(&store, Duration::from_secs(600))
         .await?;
     let (one, eight) = sessions.split_at(sessions.len() / 3);
+    eprintln!("measuring the command path");
     let command_1 = driver::record_attendances(&server, one, 1, options.window).await?;
     let command_8 = driver::record_attendances(&server, eight, 8, options.window).await?;
     for (clients, latencies, limit) in [(1, &command_1, append_1), (8, &command_8, append_8)] {
@@ -203,6 +205,7 @@ async fn one_backend(
     server
         .wait_for_views(&store, Duration::from_secs(600))
         .await?;
+    eprintln!("measuring reads (national)");
     let national_reads = reads(&server, &officer, options).await?;
     for (name, pilot, national) in [
         ("caseload", &pilot_reads.caseload, &national_reads.caseload),
@@ -246,6 +249,7 @@ async fn one_backend(
     }
 
     // The feed limit and each projection's rebuild, on the national data.
+    eprintln!("measuring the feed limit and rebuilds");
     let (rows, took) = desist_store::limits::read_all_events(store.db()).await?;
     let feed = rows as f64 / took.as_secs_f64();
     figures.push(Figure::new(

@@ -35,7 +35,7 @@ pub enum ImportError {
     Command(#[from] CommandError),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     pub commands: usize,
     pub recorded: usize,
