@@ -171,6 +171,7 @@ async fn select<R: TableRow>(
     owners: &[&str],
 ) -> Result<Vec<R>, sqlx::Error> {
     let mut rows = Vec::new();
+    // No owners, no statement (`chunks` of an empty list yields nothing).
     for chunk in owners.chunks(MAX_IDS) {
         let sql = format!(
             "SELECT {} FROM {} WHERE {} IN ({})",

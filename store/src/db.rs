@@ -247,6 +247,8 @@ impl EventSignal {
         match self {
             EventSignal::Postgres(listener) => {
                 let _ = listener.recv().await;
+                // One wake-up for every commit already received: the caller reads them all.
+                while listener.next_buffered().is_some() {}
             }
             EventSignal::Sqlite(commits) => {
                 if commits.changed().await.is_err() {

@@ -221,9 +221,10 @@ pub async fn has_events_after(pool: Pool<'_>, position: FeedPosition) -> Result<
               ORDER BY global_position DESC LIMIT 1"
         }
     };
-    let more: Option<(bool,)> = bind_position(db::query_as::<(bool,)>(sql), pool.backend(), position)
-        .fetch_optional(pool)
-        .await?;
+    let more: Option<(bool,)> =
+        bind_position(db::query_as::<(bool,)>(sql), pool.backend(), position)
+            .fetch_optional(pool)
+            .await?;
     Ok(more.is_some_and(|(more,)| more))
 }
 
