@@ -10,9 +10,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use desist_store::db::{self, Db, Lock};
+use desist_store::db::{self, Db, EventSignal, Lock};
 use desist_store::feed::{has_events_after, read_payloads_after};
 use desist_store::{FeedEvent, FeedPosition};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::decode::{decode, Decoded};
@@ -28,6 +29,9 @@ pub struct RunnerOptions {
     pub batch_size: i64,
     pub poll_interval: Duration,
     pub crash_before_commit: Option<CrashHook>,
+    /// Told after every batch commits: a server's mutations wait on it to show their own
+    /// writes, instead of only polling the checkpoints.
+    pub applied: Option<Arc<Notify>>,
 }
 
 impl Default for RunnerOptions {
@@ -36,6 +40,7 @@ impl Default for RunnerOptions {
             batch_size: 2_000,
             poll_interval: Duration::from_secs(1),
             crash_before_commit: None,
+            applied: None,
         }
     }
 }
@@ -86,15 +91,18 @@ impl<P: Projection> Runner<P> {
         mut on_batch: impl FnMut(&Progress),
     ) -> Result<Progress, ProjectionError> {
         let lock = self.lock(generation).await?;
-        let result = self.drain(generation, &mut on_batch).await;
+        let result = self.drain(generation, &mut on_batch, None).await;
         lock.release().await;
         result
     }
 
+    /// Applies batches until the feed has nothing more. `committed`, when the caller listens
+    /// for commits, cuts short the wait for an earlier transaction still open.
     async fn drain(
         &self,
         generation: Generation,
         on_batch: &mut impl FnMut(&Progress),
+        mut committed: Option<&mut EventSignal>,
     ) -> Result<Progress, ProjectionError> {
         let mut progress = Progress {
             checkpoint: checkpoint(&self.db, P::NAME, generation).await?,
@@ -111,8 +119,15 @@ impl<P: Projection> Runner<P> {
                     return Ok(progress);
                 }
                 // Events exist beyond the checkpoint but the horizon hides them: an earlier
-                // transaction is still open. Wait for it.
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                // transaction is still open. Wait for it: until the next commit (most likely
+                // that one's), or 20 ms in case it rolls back.
+                let wait = Duration::from_millis(20);
+                match committed.as_deref_mut() {
+                    Some(signal) => {
+                        let _ = tokio::time::timeout(wait, signal.next()).await;
+                    }
+                    None => tokio::time::sleep(wait).await,
+                }
                 continue;
             };
             // Everything below the horizon is final, so the next batch can be read (and
@@ -194,6 +209,9 @@ impl<P: Projection> Runner<P> {
             }
         }
         tx.commit().await?;
+        if let Some(applied) = &self.options.applied {
+            applied.notify_waiters();
+        }
         progress.events += events.len() as u64;
         progress.batches += 1;
         progress.checkpoint = next;
@@ -233,7 +251,10 @@ impl<P: Projection> Runner<P> {
                 }
             }
             if held.is_some() {
-                if let Err(e) = self.drain(generation, &mut |_| {}).await {
+                if let Err(e) = self
+                    .drain(generation, &mut |_| {}, Some(&mut committed))
+                    .await
+                {
                     tracing::error!(projection = P::NAME, error = %e, "projection stopped");
                     break Err(e);
                 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use desist_domain::{Actor, DomainServices};
 use desist_store::{CommandMetadata, CommandOutcome, Store};
-use tokio::sync::{broadcast, OnceCell};
+use tokio::sync::{broadcast, Notify, OnceCell};
 
 use crate::audit::AuditNote;
 use crate::auth::policy::Caseload;
@@ -30,6 +30,8 @@ pub struct AppContext {
     pub view_wait: Duration,
     /// Outcome reports already computed, by feed position.
     pub outcomes: desist_projections::queries::OutcomeCache,
+    /// Told when this server's projection runners commit a batch.
+    pub views_advanced: Arc<Notify>,
 }
 
 /// Who is asking, why, and what they have read so far in this request.
@@ -95,6 +97,7 @@ impl AppContext {
             alerts,
             view_wait,
             outcomes: Default::default(),
+            views_advanced: Arc::default(),
         }
     }
 
@@ -123,9 +126,14 @@ impl AppContext {
         };
         let deadline = tokio::time::Instant::now() + self.view_wait;
         while tokio::time::Instant::now() < deadline {
+            // Registered before the check, so a batch committed between the two still wakes us.
+            let advanced = self.views_advanced.notified();
             match desist_projections::registry::all_live_reached(pool, position).await {
                 Ok(true) | Err(_) => return,
-                Ok(false) => tokio::time::sleep(Duration::from_millis(5)).await,
+                // Woken by this server's runners; polled in case another instance runs them.
+                Ok(false) => {
+                    let _ = tokio::time::timeout(Duration::from_millis(5), advanced).await;
+                }
             }
         }
     }

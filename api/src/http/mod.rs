@@ -13,7 +13,7 @@ use desist_domain::DomainServices;
 use desist_projections::compliance::ComplianceProjection;
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
-use desist_projections::{Projection, Runner};
+use desist_projections::{Projection, Runner, RunnerOptions};
 use desist_store::sealing::MasterKey;
 use desist_store::Store;
 use tokio::sync::watch;
@@ -80,9 +80,9 @@ pub async fn serve(
     desist_projections::runner::ensure_current(ComplianceProjection, store.db()).await?;
     desist_projections::runner::ensure_current(OutcomesProjection, store.db()).await?;
     let (stop, stopped) = watch::channel(false);
-    spawn_runner(ProgressProjection, &store, stopped.clone());
-    spawn_runner(ComplianceProjection, &store, stopped.clone());
-    spawn_runner(OutcomesProjection, &store, stopped.clone());
+    spawn_runner(ProgressProjection, &app, stopped.clone());
+    spawn_runner(ComplianceProjection, &app, stopped.clone());
+    spawn_runner(OutcomesProjection, &app, stopped.clone());
     tokio::spawn(alerts::monitor(app.clone(), stopped.clone()));
     tokio::spawn(watch_horizon(store.clone(), stopped.clone()));
 
@@ -142,8 +142,15 @@ async fn watch_horizon(store: Store, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-fn spawn_runner<P: Projection>(projection: P, store: &Store, mut stopped: watch::Receiver<bool>) {
-    let runner = Runner::new(projection, store.db().clone());
+fn spawn_runner<P: Projection>(
+    projection: P,
+    app: &AppContext,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let runner = Runner::new(projection, app.store.db().clone()).with_options(RunnerOptions {
+        applied: Some(app.views_advanced.clone()),
+        ..RunnerOptions::default()
+    });
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
