@@ -762,20 +762,79 @@ where
 
 /// The cqrs-es event repository for the backend: postgres-es or sqlite-es, used as they are.
 pub enum EventRepository {
-    Postgres(postgres_es::PostgresEventRepository),
-    Sqlite(sqlite_es::SqliteEventRepository),
+    Postgres(postgres_es::PostgresEventRepository, PgPool),
+    Sqlite(sqlite_es::SqliteEventRepository, SqlitePool),
 }
+
+/// Events written by one INSERT at most (seven values each).
+const EVENTS_PER_INSERT: usize = 1_000;
 
 impl EventRepository {
     pub fn new(db: &Db) -> Self {
         match db {
-            Db::Postgres(pool) => {
-                EventRepository::Postgres(postgres_es::PostgresEventRepository::new(pool.clone()))
-            }
-            Db::Sqlite { writer, .. } => {
-                EventRepository::Sqlite(sqlite_es::SqliteEventRepository::new(writer.clone()))
-            }
+            Db::Postgres(pool) => EventRepository::Postgres(
+                postgres_es::PostgresEventRepository::new(pool.clone()),
+                pool.clone(),
+            ),
+            Db::Sqlite { writer, .. } => EventRepository::Sqlite(
+                sqlite_es::SqliteEventRepository::new(writer.clone()),
+                writer.clone(),
+            ),
         }
+    }
+
+    /// Appends `events` in one transaction, a multi-row INSERT per thousand. The crates insert
+    /// one row per statement: a course imported at once (forty events) was forty round trips.
+    /// The rows, and what a clash means, are the crates' own.
+    async fn insert_events<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+    ) -> Result<(), PersistenceError> {
+        let pool = match self {
+            EventRepository::Postgres(_, pool) => Pool::Postgres(pool),
+            EventRepository::Sqlite(_, pool) => Pool::Sqlite(pool),
+        };
+        let mut tx = pool.begin().await.map_err(persistence_error)?;
+        for chunk in events.chunks(EVENTS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(i * 7 + 1, 7)))
+                .collect();
+            query(format!(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                                     event_version, payload, metadata) VALUES {}",
+                rows.join(", ")
+            ))
+            .bind_all(chunk.iter().flat_map(|e| {
+                [
+                    Arg::from(A::TYPE),
+                    Arg::from(e.aggregate_id.as_str()),
+                    Arg::Int(i64::try_from(e.sequence).ok()),
+                    Arg::from(e.event_type.as_str()),
+                    Arg::from(e.event_version.as_str()),
+                    Arg::from(&e.payload),
+                    Arg::from(&e.metadata),
+                ]
+            }))
+            .one_off()
+            .execute(&mut tx)
+            .await
+            .map_err(persistence_error)?;
+        }
+        tx.commit().await.map_err(persistence_error)
+    }
+}
+
+/// A write error as the event store crates report it: a duplicate key (PostgreSQL 23505,
+/// SQLite 1555) means another writer got there first.
+fn persistence_error(e: sqlx::Error) -> PersistenceError {
+    if let sqlx::Error::Database(d) = &e {
+        if matches!(d.code().as_deref(), Some("23505") | Some("1555")) {
+            return PersistenceError::OptimisticLockError;
+        }
+    }
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => PersistenceError::ConnectionError(Box::new(e)),
+        other => PersistenceError::UnknownError(Box::new(other)),
     }
 }
 
@@ -785,8 +844,8 @@ impl PersistedEventRepository for EventRepository {
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         match self {
-            EventRepository::Postgres(r) => r.get_events::<A>(aggregate_id).await,
-            EventRepository::Sqlite(r) => r.get_events::<A>(aggregate_id).await,
+            EventRepository::Postgres(r, _) => r.get_events::<A>(aggregate_id).await,
+            EventRepository::Sqlite(r, _) => r.get_events::<A>(aggregate_id).await,
         }
     }
 
@@ -796,10 +855,12 @@ impl PersistedEventRepository for EventRepository {
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
         match self {
-            EventRepository::Postgres(r) => {
+            EventRepository::Postgres(r, _) => {
                 r.get_last_events::<A>(aggregate_id, last_sequence).await
             }
-            EventRepository::Sqlite(r) => r.get_last_events::<A>(aggregate_id, last_sequence).await,
+            EventRepository::Sqlite(r, _) => {
+                r.get_last_events::<A>(aggregate_id, last_sequence).await
+            }
         }
     }
 
@@ -808,8 +869,8 @@ impl PersistedEventRepository for EventRepository {
         aggregate_id: &str,
     ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
         match self {
-            EventRepository::Postgres(r) => r.get_snapshot::<A>(aggregate_id).await,
-            EventRepository::Sqlite(r) => r.get_snapshot::<A>(aggregate_id).await,
+            EventRepository::Postgres(r, _) => r.get_snapshot::<A>(aggregate_id).await,
+            EventRepository::Sqlite(r, _) => r.get_snapshot::<A>(aggregate_id).await,
         }
     }
 
@@ -818,9 +879,10 @@ impl PersistedEventRepository for EventRepository {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        match self {
-            EventRepository::Postgres(r) => r.persist::<A>(events, snapshot_update).await,
-            EventRepository::Sqlite(r) => r.persist::<A>(events, snapshot_update).await,
+        match (self, snapshot_update) {
+            (_, None) => self.insert_events::<A>(events).await,
+            (EventRepository::Postgres(r, _), snapshot) => r.persist::<A>(events, snapshot).await,
+            (EventRepository::Sqlite(r, _), snapshot) => r.persist::<A>(events, snapshot).await,
         }
     }
 
@@ -829,15 +891,15 @@ impl PersistedEventRepository for EventRepository {
         aggregate_id: &str,
     ) -> Result<ReplayStream, PersistenceError> {
         match self {
-            EventRepository::Postgres(r) => r.stream_events::<A>(aggregate_id).await,
-            EventRepository::Sqlite(r) => r.stream_events::<A>(aggregate_id).await,
+            EventRepository::Postgres(r, _) => r.stream_events::<A>(aggregate_id).await,
+            EventRepository::Sqlite(r, _) => r.stream_events::<A>(aggregate_id).await,
         }
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
         match self {
-            EventRepository::Postgres(r) => r.stream_all_events::<A>().await,
-            EventRepository::Sqlite(r) => r.stream_all_events::<A>().await,
+            EventRepository::Postgres(r, _) => r.stream_all_events::<A>().await,
+            EventRepository::Sqlite(r, _) => r.stream_all_events::<A>().await,
         }
     }
 }

@@ -133,6 +133,37 @@ impl Server {
         Err(Error::Config("the views did not catch up".into()))
     }
 
+    /// Waits (up to `at_most`) until the server is idle: its CPU time grows by at most 5 % of
+    /// a core over a second. After a bulk load it still has work beyond the views (the alert
+    /// monitor looks at everyone the load touched); reads measured meanwhile would measure
+    /// that work. Returns how long it waited.
+    pub async fn wait_until_idle(&self, at_most: Duration) -> Duration {
+        let started = Instant::now();
+        let mut before = self.cpu_ticks();
+        while started.elapsed() < at_most {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = self.cpu_ticks();
+            match (before, now) {
+                // Ticks are hundredths of a second: 5 in a second is 5 % of a core.
+                (Some(b), Some(n)) if n.saturating_sub(b) <= 5 => break,
+                (None, _) | (_, None) => break,
+                _ => before = now,
+            }
+        }
+        started.elapsed()
+    }
+
+    /// User and system CPU time of the server so far, in clock ticks (`/proc/<pid>/stat`).
+    fn cpu_ticks(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        // utime and stime are the 14th and 15th fields: 12th and 13th after the name.
+        let user: u64 = fields.get(11)?.parse().ok()?;
+        let system: u64 = fields.get(12)?.parse().ok()?;
+        Some(user + system)
+    }
+
     /// The server's peak resident memory so far (VmHWM), in MB.
     pub fn peak_resident_mb(&self) -> f64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid))

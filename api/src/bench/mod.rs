@@ -146,6 +146,7 @@ async fn one_backend(
     let server = Arc::new(Server::start(&scratch.url, 0).await?);
     // The offender manager of the first person: the same forty people at either scale.
     let officer = setup::officer_of(&store, "DEMO-S0000").await?;
+    server.wait_until_idle(Duration::from_secs(300)).await;
     eprintln!("measuring reads (pilot)");
     let pilot_reads = reads(&server, &officer, options).await?;
 
@@ -205,7 +206,11 @@ async fn one_backend(
     server
         .wait_for_views(&store, Duration::from_secs(600))
         .await?;
-    eprintln!("measuring reads (national)");
+    let waited = server.wait_until_idle(Duration::from_secs(300)).await;
+    eprintln!(
+        "measuring reads (national), after the server was busy for {:.1} s more",
+        waited.as_secs_f64()
+    );
     let national_reads = reads(&server, &officer, options).await?;
     for (name, pilot, national) in [
         ("caseload", &pilot_reads.caseload, &national_reads.caseload),

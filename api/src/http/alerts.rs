@@ -3,8 +3,8 @@
 //! One monitor per server computes the statuses once per change, however many clients
 //! subscribe. It wakes on the same notification as the projection runners, waits for the
 //! compliance view to catch up, and compares the RED reasons of the people the new events are
-//! about with the last it saw. Once a minute it looks at everyone, for reasons that come with
-//! the date alone (a notification falling overdue).
+//! about with the last it saw. When the date changes it looks at everyone, for reasons that
+//! come with the date alone (a notification falling overdue); it checks at least once a minute.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -70,7 +70,7 @@ pub async fn monitor(app: Arc<AppContext>, mut stopped: watch::Receiver<bool>) {
         .await
         .map(|(_, r)| r)
         .unwrap_or_default();
-    let mut everyone_at = tokio::time::Instant::now();
+    let mut swept_on = app.services.now().date_naive();
     loop {
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,
@@ -78,10 +78,12 @@ pub async fn monitor(app: Arc<AppContext>, mut stopped: watch::Receiver<bool>) {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         }
         settle(&app).await;
-        // Reasons that depend only on the date appear without any event: once a minute,
-        // everyone; otherwise only the people the new events are about.
-        let touched = if everyone_at.elapsed() >= Duration::from_secs(60) {
-            everyone_at = tokio::time::Instant::now();
+        // Reasons that depend only on the date appear without any event: on a new day,
+        // everyone; otherwise only the people the new events are about. A status is a
+        // function of the facts and the date, so within a day nothing else can change it.
+        let today = app.services.now().date_naive();
+        let touched = if today != swept_on {
+            swept_on = today;
             seen = feed_end(&app).await;
             None
         } else {
@@ -143,9 +145,10 @@ async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<
     let mut subjects = BTreeSet::new();
     let (mut enrolments, mut orders) = (Vec::new(), Vec::new());
     loop {
-        let events = desist_store::feed::read_after(app.store.db().reader(), *seen, 10_000)
-            .await
-            .ok()?;
+        let events =
+            desist_store::feed::read_payloads_after(app.store.db().reader(), *seen, 10_000)
+                .await
+                .ok()?;
         let Some(last) = events.last() else {
             break;
         };
