@@ -249,10 +249,21 @@ pub async fn officer_of(store: &Store, subject: &str) -> Result<String, Error> {
 
 /// Refreshes the planner's statistics after a bulk load, as an operator would after an import
 /// (docs/operations.md): otherwise the first minutes of reads are planned blind.
-pub async fn analyze(store: &Store) -> Result<(), Error> {
-    desist_store::db::query("ANALYZE")
-        .execute(store.db().writer())
-        .await
-        .map_err(desist_store::StoreError::from)?;
+/// What an operator does after a bulk import (docs/operations.md), so that reads measured
+/// next measure the queries and not the database catching up with the load: fresh planner
+/// statistics, the visibility maps written (else autovacuum does it during the reads), and
+/// the dirty pages flushed (else the checkpointer does). PostgreSQL: `VACUUM (ANALYZE)` and
+/// `CHECKPOINT`; SQLite: `ANALYZE` and a WAL checkpoint.
+pub async fn settle_database(store: &Store) -> Result<(), Error> {
+    let statements: &[&str] = match store.db().backend() {
+        Backend::Postgres => &["VACUUM (ANALYZE)", "CHECKPOINT"],
+        Backend::Sqlite => &["ANALYZE", "PRAGMA wal_checkpoint(TRUNCATE)"],
+    };
+    for statement in statements {
+        desist_store::db::query(*statement)
+            .execute(store.db().writer())
+            .await
+            .map_err(desist_store::StoreError::from)?;
+    }
     Ok(())
 }
