@@ -109,9 +109,12 @@ impl Db {
                         })?;
                     }
                 }
+                // The one writer keeps a larger page cache (16 MB, not SQLite's 2 MB): a
+                // projection's batch reads and rewrites index pages all over a file that at
+                // national scale is a gigabyte.
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
-                    .connect_with(options.clone())
+                    .connect_with(options.clone().pragma("cache_size", "-16384"))
                     .await?;
                 let reader = SqlitePoolOptions::new()
                     .max_connections(SQLITE_READERS.min(max_connections.max(1)))

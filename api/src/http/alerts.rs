@@ -28,30 +28,49 @@ async fn red_reasons(
     only: Option<&[String]>,
 ) -> Option<(chrono::NaiveDate, RedReasons)> {
     let today = app.services.now().date_naive();
-    let statuses = desist_projections::queries::compliance(app.store.db(), today, only)
-        .await
-        .map_err(|e| tracing::warn!(error = %e, "alerts: compliance unavailable"))
-        .ok()?;
-    let reds = statuses
-        .into_iter()
-        .map(|(id, status)| {
+    let db = app.store.db();
+    let everyone;
+    let ids = match only {
+        Some(ids) => ids,
+        None => {
+            everyone = desist_store::db::query_scalar::<String>(
+                "SELECT subject_id FROM compliance_subjects",
+            )
+            .fetch_all(db.reader())
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "alerts: subjects unavailable"))
+            .ok()?;
+            &everyone[..]
+        }
+    };
+    // A thousand people at a time: the facts of a whole nation at once are hundreds of
+    // megabytes, and a statement can carry only so many ids.
+    let mut reds = RedReasons::new();
+    for chunk in ids.chunks(1_000) {
+        let statuses = desist_projections::queries::compliance(db, today, Some(chunk))
+            .await
+            .map_err(|e| tracing::warn!(error = %e, "alerts: compliance unavailable"))
+            .ok()?;
+        reds.extend(statuses.into_iter().map(|(id, status)| {
             let red = status
                 .reasons
                 .into_iter()
                 .filter(|r| r.rag() == Rag::Red)
                 .collect();
             (id, red)
-        })
-        .collect();
+        }));
+    }
     Some((today, reds))
 }
 
 /// Waits until the compliance view has applied everything committed (bounded).
 async fn settle(app: &AppContext) {
-    for _ in 0..200 {
+    // Every 50 ms: each look counts the events each view has still to apply, which during a
+    // bulk load is tens of thousands.
+    for _ in 0..40 {
         match desist_projections::registry::max_live_lag(app.store.db()).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }
 }
@@ -143,7 +162,8 @@ async fn feed_end(app: &AppContext) -> FeedPosition {
 /// feed cannot be read (then everyone is looked at).
 async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<String>> {
     let mut subjects = BTreeSet::new();
-    let (mut enrolments, mut orders) = (Vec::new(), Vec::new());
+    // Sets: after a bulk load, hundreds of thousands of events are about a few thousand courses.
+    let (mut enrolments, mut orders) = (BTreeSet::new(), BTreeSet::new());
     loop {
         let events =
             desist_store::feed::read_payloads_after(app.store.db().reader(), *seen, 10_000)
@@ -158,16 +178,21 @@ async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<
                 Subject::TYPE => {
                     subjects.insert(event.aggregate_id);
                 }
-                Enrolment::TYPE => enrolments.push(event.aggregate_id),
-                ProtectionOrder::TYPE => orders.push(event.aggregate_id),
+                Enrolment::TYPE => {
+                    enrolments.insert(event.aggregate_id);
+                }
+                ProtectionOrder::TYPE => {
+                    orders.insert(event.aggregate_id);
+                }
                 _ => {}
             }
         }
     }
     for (ids, table, key) in [
-        (&enrolments, "compliance_enrolments", "enrolment_id"),
-        (&orders, "compliance_orders", "order_id"),
+        (enrolments, "compliance_enrolments", "enrolment_id"),
+        (orders, "compliance_orders", "order_id"),
     ] {
+        let ids: Vec<String> = ids.into_iter().collect();
         for chunk in ids.chunks(1000) {
             let owners: Vec<String> = desist_store::db::query_scalar(format!(
                 "SELECT subject_id FROM {table} WHERE {key} IN ({})",
