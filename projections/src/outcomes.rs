@@ -118,6 +118,10 @@ macro_rules! versioned {
             fn stamp(&self) -> (i64, i64) {
                 (self.pos_tx, self.pos)
             }
+            fn restamp(&mut self, (tx, pos): (i64, i64)) {
+                self.pos_tx = tx;
+                self.pos = pos;
+            }
         })+
     };
 }
@@ -262,6 +266,12 @@ struct Stamp<'a> {
     pos: i64,
 }
 
+impl Stamp<'_> {
+    fn stamp(&self) -> (i64, i64) {
+        (self.tx, self.pos)
+    }
+}
+
 impl Batch {
     fn apply(&mut self, applied: &Applied<'_>) {
         let feed = applied.feed;
@@ -324,35 +334,12 @@ impl Batch {
                 occurred_at,
             } => {
                 let key = (at.id.to_string(), offence_id.clone());
-                if let Some(latest) = self.offences.latest(&key) {
-                    let proven = OffenceVersion {
-                        pos_tx: at.tx,
-                        pos: at.pos,
-                        proven_date: Some(occurred_at.date_naive()),
-                        disposal: Some(name_of(disposal)),
-                        ..latest.clone()
-                    };
-                    self.offences.push(proven);
-                }
+                self.offences.supersede(&key, at.stamp(), |o| {
+                    o.proven_date = Some(occurred_at.date_naive());
+                    o.disposal = Some(name_of(disposal));
+                });
             }
             _ => {}
-        }
-    }
-
-    /// A new version of the enrolment's row, changed by `change`.
-    fn new_enrolment_version(
-        &mut self,
-        at: &Stamp<'_>,
-        change: impl FnOnce(&mut EnrolmentVersion),
-    ) {
-        if let Some(latest) = self.enrolments.latest(&at.id.to_string()) {
-            let mut next = EnrolmentVersion {
-                pos_tx: at.tx,
-                pos: at.pos,
-                ..latest.clone()
-            };
-            change(&mut next);
-            self.enrolments.push(next);
         }
     }
 
@@ -413,19 +400,23 @@ impl Batch {
                 end_kind: None,
                 ended_on: None,
             }),
-            E::Started { occurred_at } => self.new_enrolment_version(at, |e| {
-                e.started_on = Some(occurred_at.date_naive());
-            }),
+            E::Started { occurred_at } => {
+                self.enrolments
+                    .supersede(&at.id.to_string(), at.stamp(), |e| {
+                        e.started_on = Some(occurred_at.date_naive());
+                    })
+            }
             E::Completed { occurred_at } | E::Withdrawn { occurred_at, .. } => {
                 let kind = if matches!(event, E::Completed { .. }) {
                     "completed"
                 } else {
                     "withdrawn"
                 };
-                self.new_enrolment_version(at, |e| {
-                    e.end_kind = Some(kind.to_string());
-                    e.ended_on = Some(occurred_at.date_naive());
-                });
+                self.enrolments
+                    .supersede(&at.id.to_string(), at.stamp(), |e| {
+                        e.end_kind = Some(kind.to_string());
+                        e.ended_on = Some(occurred_at.date_naive());
+                    });
             }
             _ => {}
         }
@@ -450,73 +441,56 @@ impl Batch {
 
     fn order(&mut self, at: &Stamp<'_>, event: &OrderEvent) {
         use OrderEvent as E;
-        let date = |d: &DateTime<Utc>| Some(d.date_naive());
+        let key = at.id.to_string();
         // Each change is a new version of the order's row with one column replaced.
-        let change: Box<dyn FnOnce(&mut OrderVersion)> = match event {
+        match event {
             E::OrderMade {
                 subject_id,
                 ends_on,
                 occurred_at,
                 ..
-            } => {
-                return self.orders.push(OrderVersion {
-                    order_id: at.id.to_string(),
-                    pos_tx: at.tx,
-                    pos: at.pos,
-                    subject_id: subject_id.clone(),
-                    made_on: occurred_at.date_naive(),
-                    ends_on: *ends_on,
-                    served_on: None,
-                    discharged_on: None,
-                    initial_notification_on: None,
-                })
-            }
+            } => self.orders.push(OrderVersion {
+                order_id: key,
+                pos_tx: at.tx,
+                pos: at.pos,
+                subject_id: subject_id.clone(),
+                made_on: occurred_at.date_naive(),
+                ends_on: *ends_on,
+                served_on: None,
+                discharged_on: None,
+                initial_notification_on: None,
+            }),
             E::BreachReported {
                 breach_id,
                 occurred_at,
                 ..
-            } => {
-                return self.breaches.put(BreachReport {
-                    order_id: at.id.to_string(),
-                    breach_id: breach_id.clone(),
-                    pos_tx: at.tx,
-                    pos: at.pos,
-                    reported_on: occurred_at.date_naive(),
-                })
-            }
-            E::OrderServed { occurred_at } => {
-                let on = date(occurred_at);
-                Box::new(move |o| o.served_on = on)
-            }
+            } => self.breaches.put(BreachReport {
+                order_id: key,
+                breach_id: breach_id.clone(),
+                pos_tx: at.tx,
+                pos: at.pos,
+                reported_on: occurred_at.date_naive(),
+            }),
+            E::OrderServed { occurred_at } => self.orders.supersede(&key, at.stamp(), |o| {
+                o.served_on = Some(occurred_at.date_naive());
+            }),
             E::NotificationGiven {
                 kind: NotificationKind::Initial,
                 occurred_at,
-            } => {
-                let on = date(occurred_at);
-                Box::new(move |o| o.initial_notification_on = on)
-            }
-            E::OrderRenewed { ends_on, .. } => {
-                let ends_on = *ends_on;
-                Box::new(move |o| o.ends_on = ends_on)
-            }
+            } => self.orders.supersede(&key, at.stamp(), |o| {
+                o.initial_notification_on = Some(occurred_at.date_naive());
+            }),
+            E::OrderRenewed { ends_on, .. } => self
+                .orders
+                .supersede(&key, at.stamp(), |o| o.ends_on = *ends_on),
             E::OrderDischarged { occurred_at }
             | E::AppealDetermined {
                 outcome: AppealOutcome::Allowed,
                 occurred_at,
-            } => {
-                let on = date(occurred_at);
-                Box::new(move |o| o.discharged_on = on)
-            }
-            _ => return,
-        };
-        if let Some(latest) = self.orders.latest(&at.id.to_string()) {
-            let mut next = OrderVersion {
-                pos_tx: at.tx,
-                pos: at.pos,
-                ..latest.clone()
-            };
-            change(&mut next);
-            self.orders.push(next);
+            } => self.orders.supersede(&key, at.stamp(), |o| {
+                o.discharged_on = Some(occurred_at.date_naive());
+            }),
+            _ => {}
         }
     }
 }

@@ -120,6 +120,7 @@ pub struct Versions<R: TableRow> {
 /// Where a version sits in the feed: `(transaction, global position)`.
 pub trait Versioned {
     fn stamp(&self) -> (i64, i64);
+    fn restamp(&mut self, stamp: (i64, i64));
 }
 
 impl<R: TableRow + Versioned> Versions<R> {
@@ -149,6 +150,17 @@ impl<R: TableRow + Versioned> Versions<R> {
 
     pub fn latest(&self, key: &R::Key) -> Option<&R> {
         self.latest.get(key)
+    }
+
+    /// Adds a new version of the row with `key`: its latest, stamped `stamp` and changed by
+    /// `change`. Like the statement it replaces, does nothing when there is no row yet.
+    pub fn supersede(&mut self, key: &R::Key, stamp: (i64, i64), change: impl FnOnce(&mut R)) {
+        if let Some(latest) = self.latest.get(key) {
+            let mut next = latest.clone();
+            next.restamp(stamp);
+            change(&mut next);
+            self.push(next);
+        }
     }
 
     /// Adds a new version.
@@ -223,14 +235,11 @@ async fn insert<R: TableRow>(
         }
     };
     for chunk in rows.chunks((MAX_VALUES / width).min(MAX_ROWS)) {
-        let tuples: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", db::placeholders(i * width + 1, width)))
-            .collect();
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {}{on_conflict}",
             g.table(table),
             R::COLUMNS.join(", "),
-            tuples.join(", ")
+            db::row_placeholders(chunk.len(), width)
         );
         db::query(sql)
             .bind_all(chunk.iter().flat_map(|row| row.values()))

@@ -112,7 +112,7 @@ impl<P: Projection> Runner<P> {
         loop {
             let batch = match ahead.take() {
                 Some(reading) => reading.await??,
-                None => self.read(progress.checkpoint).await?,
+                None => read(&self.db, progress.checkpoint, self.options.batch_size).await?,
             };
             let Some(last) = batch.events.last() else {
                 if !has_events_after(self.db.writer(), progress.checkpoint).await? {
@@ -143,10 +143,6 @@ impl<P: Projection> Runner<P> {
             ahead = Some(reading);
             on_batch(&progress);
         }
-    }
-
-    async fn read(&self, after: FeedPosition) -> Result<Batch, ProjectionError> {
-        read(&self.db, after, self.options.batch_size).await
     }
 
     /// Applies one batch and moves the checkpoint past it, in one transaction.

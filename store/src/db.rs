@@ -541,6 +541,14 @@ pub fn placeholders(start: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `($1, …, $width), ($width+1, …), …` for `rows` rows: the VALUES list of a multi-row INSERT.
+pub fn row_placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|i| format!("({})", placeholders(i * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A statement and its values, run on whichever backend the target is.
 #[must_use]
 pub struct Query<T> {
@@ -799,13 +807,10 @@ impl EventRepository {
         };
         let mut tx = pool.begin().await.map_err(persistence_error)?;
         for chunk in events.chunks(EVENTS_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(i * 7 + 1, 7)))
-                .collect();
             query(format!(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
                                      event_version, payload, metadata) VALUES {}",
-                rows.join(", ")
+                row_placeholders(chunk.len(), 7)
             ))
             .bind_all(chunk.iter().flat_map(|e| {
                 [
