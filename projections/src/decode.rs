@@ -5,8 +5,8 @@ use desist_domain::enrolment::{Enrolment, EnrolmentEvent};
 use desist_domain::programme::{Programme, ProgrammeEvent};
 use desist_domain::protection_order::{OrderEvent, ProtectionOrder};
 use desist_domain::subject::{Subject, SubjectEvent};
-use desist_store::FeedEvent;
-use serde::Deserialize;
+use desist_domain::upcasting::read_event;
+use desist_store::feed::RawFeedEvent;
 
 /// A domain event of any aggregate. One lives for one `apply`: boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
@@ -18,15 +18,14 @@ pub enum Decoded {
     Order(OrderEvent),
 }
 
-/// Decodes a feed event's payload by its aggregate type.
-pub fn decode(event: &FeedEvent) -> Result<Decoded, String> {
-    // Deserializing from a reference to the payload spares copying it.
-    let payload = &event.payload;
+/// Decodes a feed event's stored payload by its aggregate type, upcasting it where needed.
+pub fn decode(event: &RawFeedEvent) -> Result<Decoded, String> {
+    let (kind, version, payload) = (&event.event_type, &event.event_version, &event.payload);
     let decoded = match event.aggregate_type.as_str() {
-        Programme::TYPE => ProgrammeEvent::deserialize(payload).map(Decoded::Programme),
-        Subject::TYPE => SubjectEvent::deserialize(payload).map(Decoded::Subject),
-        Enrolment::TYPE => EnrolmentEvent::deserialize(payload).map(Decoded::Enrolment),
-        ProtectionOrder::TYPE => OrderEvent::deserialize(payload).map(Decoded::Order),
+        Programme::TYPE => read_event(kind, version, payload).map(Decoded::Programme),
+        Subject::TYPE => read_event(kind, version, payload).map(Decoded::Subject),
+        Enrolment::TYPE => read_event(kind, version, payload).map(Decoded::Enrolment),
+        ProtectionOrder::TYPE => read_event(kind, version, payload).map(Decoded::Order),
         other => return Err(format!("unknown aggregate type {other:?}")),
     };
     decoded.map_err(|e| format!("payload does not decode: {e}"))

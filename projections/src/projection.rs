@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use desist_store::db::Tx;
-use desist_store::FeedEvent;
+use desist_store::feed::RawFeedEvent;
 
 use crate::decode::Decoded;
 
@@ -46,7 +46,7 @@ pub trait Projection: Send + Sync + 'static {
 /// A feed event and its decoded payload.
 pub struct Applied<'a> {
     pub event: Decoded,
-    pub feed: &'a FeedEvent,
+    pub feed: &'a RawFeedEvent,
 }
 
 /// Why a batch was not applied.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desist_store::db::{self, Db, EventSignal, Lock};
-use desist_store::feed::{has_events_after, read_payloads_after};
-use desist_store::{FeedEvent, FeedPosition};
+use desist_store::feed::{has_events_after, read_raw_after, RawFeedEvent};
+use desist_store::FeedPosition;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -37,7 +37,7 @@ pub struct RunnerOptions {
 impl Default for RunnerOptions {
     fn default() -> Self {
         Self {
-            batch_size: 2_000,
+            batch_size: 10_000,
             poll_interval: Duration::from_secs(1),
             crash_before_commit: None,
             applied: None,
@@ -270,12 +270,12 @@ impl<P: Projection> Runner<P> {
 
 /// Events read from the feed, and their payloads decoded (or why one does not decode).
 struct Batch {
-    events: Vec<FeedEvent>,
+    events: Vec<RawFeedEvent>,
     decoded: Vec<Result<Decoded, String>>,
 }
 
 async fn read(db: &Db, after: FeedPosition, limit: i64) -> Result<Batch, ProjectionError> {
-    let events = read_payloads_after(db.reader(), after, limit).await?;
+    let events = read_raw_after(db.reader(), after, limit).await?;
     let decoded = events.iter().map(decode).collect();
     Ok(Batch { events, decoded })
 }
@@ -290,7 +290,7 @@ async fn stopped_at(
     db: &Db,
     name: &'static str,
     generation: Generation,
-    event: &desist_store::FeedEvent,
+    event: &RawFeedEvent,
     reason: String,
 ) -> ProjectionError {
     let result = db::query(

@@ -71,18 +71,66 @@ pub async fn read_after(
     after: FeedPosition,
     limit: i64,
 ) -> Result<Vec<FeedEvent>, StoreError> {
-    upcast_all(stored(pool.into(), after, limit, Reach::Finished, true).await?)
+    upcast_all(stored(pool.into(), after, limit, Reach::Finished).await?)
 }
 
-/// As [`read_after`], without the events' ids and metadata (`event_id` is empty, `metadata`
-/// is `Null`): who recorded an event and why is twice the size of what happened, and a
-/// projection needs only the latter.
-pub async fn read_payloads_after(
+/// A feed event with its payload as the stored JSON text, not yet upcast. For the projections:
+/// they decode the text straight into the domain's types, one pass instead of building a
+/// `serde_json::Value` per event and dropping it again, and upcast only what needs it
+/// (`desist_domain::upcasting::read_event`). Who recorded an event and why (its metadata) is
+/// twice the size of what happened and is left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawFeedEvent {
+    pub position: FeedPosition,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: String,
+}
+
+/// Up to `limit` events after `after`, in feed order, from the finished part of the log only,
+/// with their payloads as stored.
+pub async fn read_raw_after(
     pool: Pool<'_>,
     after: FeedPosition,
     limit: i64,
-) -> Result<Vec<FeedEvent>, StoreError> {
-    upcast_all(stored(pool.into(), after, limit, Reach::Finished, false).await?)
+) -> Result<Vec<RawFeedEvent>, StoreError> {
+    let backend = pool.backend();
+    let select = match backend {
+        Backend::Postgres => {
+            "tx::text::bigint, global_position, aggregate_type, aggregate_id, event_type, \
+             event_version, payload::text"
+        }
+        Backend::Sqlite => {
+            "0, p.global_position, e.aggregate_type, e.aggregate_id, e.event_type, \
+             e.event_version, e.payload"
+        }
+    };
+    type RawRow = (i64, i64, String, String, String, String, String);
+    let rows: Vec<RawRow> = bind_position(
+        db::query_as(feed_sql(backend, Reach::Finished, select)),
+        backend,
+        after,
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let event = |(tx, global_position, kind, id, event_type, version, payload): RawRow| {
+        let position = FeedPosition {
+            tx,
+            global_position,
+        };
+        RawFeedEvent {
+            position,
+            aggregate_type: kind,
+            aggregate_id: id,
+            event_type,
+            event_version: version,
+            payload,
+        }
+    };
+    Ok(rows.into_iter().map(event).collect())
 }
 
 fn upcast_all(mut events: Vec<FeedEvent>) -> Result<Vec<FeedEvent>, StoreError> {
@@ -115,7 +163,7 @@ pub async fn stored_after<'e>(
     limit: i64,
     reach: Reach,
 ) -> Result<Vec<FeedEvent>, StoreError> {
-    stored(target.into(), after, limit, reach, true).await
+    stored(target.into(), after, limit, reach).await
 }
 
 async fn stored(
@@ -123,33 +171,50 @@ async fn stored(
     after: FeedPosition,
     limit: i64,
     reach: Reach,
-    full: bool,
 ) -> Result<Vec<FeedEvent>, StoreError> {
     let backend = target.backend();
+    let select = match backend {
+        Backend::Postgres => {
+            "tx::text::bigint, global_position, event_id::text, aggregate_type, aggregate_id, \
+             sequence, event_type, event_version, payload, metadata, recorded_at"
+        }
+        Backend::Sqlite => {
+            "0, p.global_position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, \
+             e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at"
+        }
+    };
+    let rows: Vec<FeedRow> = bind_position(
+        db::query_as(feed_sql(backend, reach, select)),
+        backend,
+        after,
+    )
+    .bind(limit)
+    .fetch_all(target)
+    .await?;
+    Ok(rows.into_iter().map(feed_event).collect())
+}
+
+/// A read of `select` for up to `$3` events after the position `($1, $2)`, in feed order.
+fn feed_sql(backend: Backend, reach: Reach, select: &str) -> String {
     // `events.tx`, qualified: a bare `tx` in ORDER BY names the output column
     // `tx::text::bigint`, which no index orders, and each read would sort every event after
     // the position (quadratic over a catch-up: the national-scale views never caught up).
     let sql = match (backend, reach) {
         (Backend::Postgres, Reach::Finished) => {
-            "SELECT tx::text::bigint, global_position, {event_id}, aggregate_type, aggregate_id, \
-                    sequence, event_type, event_version, payload, {metadata}, recorded_at \
-               FROM events \
+            "SELECT {select} FROM events \
               WHERE (tx, global_position) > ($1::text::xid8, $2) \
                 AND tx < pg_snapshot_xmin(pg_current_snapshot()) \
               ORDER BY events.tx, events.global_position \
               LIMIT $3"
         }
         (Backend::Postgres, Reach::Visible) => {
-            "SELECT tx::text::bigint, global_position, {event_id}, aggregate_type, aggregate_id, \
-                    sequence, event_type, event_version, payload, {metadata}, recorded_at \
-               FROM events \
+            "SELECT {select} FROM events \
               WHERE (tx, global_position) > ($1::text::xid8, $2) \
               ORDER BY events.tx, events.global_position \
               LIMIT $3"
         }
         (Backend::Sqlite, _) => {
-            "SELECT 0, p.global_position, {event_id}, e.aggregate_type, e.aggregate_id, \
-                    e.sequence, e.event_type, e.event_version, e.payload, {metadata}, e.recorded_at \
+            "SELECT {select} \
                FROM event_positions p \
                JOIN events e ON e.aggregate_type = p.aggregate_type \
                             AND e.aggregate_id = p.aggregate_id AND e.sequence = p.sequence \
@@ -158,20 +223,7 @@ async fn stored(
               LIMIT $3"
         }
     };
-    let (event_id, metadata) = match (full, backend) {
-        (true, Backend::Postgres) => ("event_id::text", "metadata"),
-        (true, Backend::Sqlite) => ("e.event_id", "e.metadata"),
-        (false, Backend::Postgres) => ("''", "'null'::jsonb"),
-        (false, Backend::Sqlite) => ("''", "'null'"),
-    };
-    let sql = sql
-        .replace("{event_id}", event_id)
-        .replace("{metadata}", metadata);
-    let rows: Vec<FeedRow> = bind_position(db::query_as(sql), backend, after)
-        .bind(limit)
-        .fetch_all(target)
-        .await?;
-    Ok(rows.into_iter().map(feed_event).collect())
+    sql.replace("{select}", select)
 }
 
 fn feed_event(row: FeedRow) -> FeedEvent {

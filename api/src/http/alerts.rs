@@ -165,10 +165,9 @@ async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<
     // Sets: after a bulk load, hundreds of thousands of events are about a few thousand courses.
     let (mut enrolments, mut orders) = (BTreeSet::new(), BTreeSet::new());
     loop {
-        let events =
-            desist_store::feed::read_payloads_after(app.store.db().reader(), *seen, 10_000)
-                .await
-                .ok()?;
+        let events = desist_store::feed::read_raw_after(app.store.db().reader(), *seen, 10_000)
+            .await
+            .ok()?;
         let Some(last) = events.last() else {
             break;
         };
