@@ -94,8 +94,13 @@ impl Db {
         match Backend::of_url(url) {
             Backend::Postgres => {
                 let options: PgConnectOptions = url.parse().map_err(StoreError::Database)?;
+                // No ping before each use (sqlx's default): it doubled the round trips of every
+                // statement, and a projection runner's wake-up is four statements. A connection
+                // that died (the server restarted) fails its next statement, which reports an
+                // error and writes nothing, and the pool then replaces it.
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
+                    .test_before_acquire(false)
                     .connect_with(options.application_name("desist"))
                     .await?;
                 Ok(Db::Postgres(pool))
@@ -112,6 +117,9 @@ impl Db {
                 // The one writer keeps a larger page cache (16 MB, not SQLite's 2 MB): a
                 // projection's batch reads and rewrites index pages all over a file that at
                 // national scale is a gigabyte.
+                // SQLite keeps sqlx's ping before each use: it is a round trip to the
+                // connection's worker thread, which is what makes the rollback of a transaction
+                // dropped mid-way (a cancelled task) happen before the next `BEGIN`.
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
                     .connect_with(options.clone().pragma("cache_size", "-16384"))
@@ -237,6 +245,9 @@ impl Db {
     }
 }
 
+/// Commits one wake-up of an [`EventSignal`] takes in at most.
+const MAX_COALESCED: usize = 100_000;
+
 /// See [`Db::subscribe_events`].
 pub enum EventSignal {
     Postgres(Box<sqlx::postgres::PgListener>),
@@ -251,7 +262,16 @@ impl EventSignal {
             EventSignal::Postgres(listener) => {
                 let _ = listener.recv().await;
                 // One wake-up for every commit already received: the caller reads them all.
-                while listener.next_buffered().is_some() {}
+                // They are in the socket, not only in the listener's buffer (`next_buffered`):
+                // receive each that is there without waiting. (After a bulk load, waking once
+                // per commit kept the server busy for minutes after the views had caught up.)
+                // At most a bounded number, so a steady stream of commits still wakes the caller.
+                for _ in 0..MAX_COALESCED {
+                    match tokio::time::timeout(Duration::ZERO, listener.try_recv()).await {
+                        Ok(Ok(Some(_))) => {}
+                        _ => break,
+                    }
+                }
             }
             EventSignal::Sqlite(commits) => {
                 if commits.changed().await.is_err() {
