@@ -23,9 +23,6 @@ impl AuditNote {
 }
 
 /// Writes one audit record for `note`, with a row per subject read, in one transaction.
-/// Subjects written by one statement at most (SQLite binds at most 32,766 values).
-const SUBJECTS_PER_STATEMENT: usize = 1_000;
-
 pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), sqlx::Error> {
     let operations: Vec<&str> = note.operations.iter().copied().collect();
     let mut tx = pool.writer().begin().await?;
@@ -45,12 +42,8 @@ pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), s
     .fetch_one(&mut tx)
     .await?;
     // One statement for a request's subjects (a caseload shows forty), not one each.
-    for chunk in note
-        .subject_ids
-        .iter()
-        .collect::<Vec<_>>()
-        .chunks(SUBJECTS_PER_STATEMENT)
-    {
+    let subjects: Vec<&String> = note.subject_ids.iter().collect();
+    for chunk in db::id_lists(pool.backend(), &subjects) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| format!("($1, ${})", i + 2))
             .collect();
@@ -126,7 +119,7 @@ pub async fn read(pool: &Db, filter: &AuditFilter) -> Result<Vec<AuditRecord>, s
     .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     let mut subjects: std::collections::HashMap<i64, Vec<String>> = Default::default();
-    for chunk in ids.chunks(1000) {
+    for chunk in db::id_lists(pool.backend(), &ids) {
         let pairs: Vec<(i64, String)> = db::query_as(format!(
             "SELECT audit_id, subject_id FROM audit_subjects WHERE audit_id IN ({})
               ORDER BY audit_id, subject_id",

@@ -21,6 +21,9 @@ pub enum ProjectionError {
     NotLive(&'static str),
     #[error("another runner holds projection {0}")]
     Busy(String),
+    /// Another runner moved the checkpoint after this one read it; the batch was not applied.
+    #[error("the checkpoint of projection {0} moved under this runner")]
+    CheckpointMoved(&'static str),
     #[error(
         "projection {projection} has not reached feed position {pinned} yet (it is at {reached})"
     )]

@@ -12,12 +12,8 @@ use desist_store::db::{self, Arg, Row, Tx};
 
 use crate::Generation;
 
-/// Values bound by one statement at most: SQLite allows 32,766 and PostgreSQL 65,535.
-const MAX_VALUES: usize = 30_000;
 /// Rows written by one statement at most, so that one statement stays a modest size.
 const MAX_ROWS: usize = 1_000;
-/// Ids in one `IN (…)` list.
-const MAX_IDS: usize = 1_000;
 
 /// A row of a projection table, as the batch holds it.
 pub trait TableRow: Row + Clone {
@@ -184,7 +180,7 @@ async fn select<R: TableRow>(
 ) -> Result<Vec<R>, sqlx::Error> {
     let mut rows = Vec::new();
     // No owners, no statement (`chunks` of an empty list yields nothing).
-    for chunk in owners.chunks(MAX_IDS) {
+    for chunk in db::id_lists(tx.backend(), owners) {
         let sql = format!(
             "SELECT {} FROM {} WHERE {} IN ({})",
             R::COLUMNS.join(", "),
@@ -234,7 +230,8 @@ async fn insert<R: TableRow>(
             format!(" ON CONFLICT ({}) DO {action}", R::PRIMARY_KEY.join(", "))
         }
     };
-    for chunk in rows.chunks((MAX_VALUES / width).min(MAX_ROWS)) {
+    let per_statement = (tx.backend().values_per_statement() / width).clamp(1, MAX_ROWS);
+    for chunk in rows.chunks(per_statement) {
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {}{on_conflict}",
             g.table(table),

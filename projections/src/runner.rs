@@ -136,9 +136,19 @@ impl<P: Projection> Runner<P> {
             let next = last.position;
             let (db, size) = (self.db.clone(), self.options.batch_size);
             let reading = tokio::spawn(async move { read(&db, next, size).await });
-            if let Err(e) = self.apply_batch(generation, &mut progress, batch).await {
-                reading.abort();
-                return Err(e);
+            match self.apply_batch(generation, &mut progress, batch).await {
+                Ok(()) => {}
+                Err(ProjectionError::CheckpointMoved(_)) => {
+                    // Another runner's batch landed after this one read the checkpoint: go on
+                    // from where it left the view.
+                    reading.abort();
+                    progress.checkpoint = checkpoint(&self.db, P::NAME, generation).await?;
+                    continue;
+                }
+                Err(e) => {
+                    reading.abort();
+                    return Err(e);
+                }
             }
             ahead = Some(reading);
             on_batch(&progress);
@@ -170,6 +180,32 @@ impl<P: Projection> Runner<P> {
             }
         }
         let mut tx = self.db.writer().begin().await?;
+        // The checkpoint moves first, and only from where this batch began: that takes the
+        // generation's row lock, so a runner whose predecessor's last commit is still in
+        // flight (its lock connection closed first) waits for it, and then finds the
+        // checkpoint moved instead of applying the same events again.
+        let moved = db::query(
+            "UPDATE projection_generations \
+                SET checkpoint_tx = $3, checkpoint_position = $4, \
+                    events_applied = events_applied + $5, \
+                    failed_position = NULL, failed_event_type = NULL, failure = NULL, \
+                    updated_at = $6 \
+              WHERE name = $1 AND generation = $2 \
+                AND checkpoint_tx = $7 AND checkpoint_position = $8",
+        )
+        .bind(P::NAME)
+        .bind(generation.0)
+        .bind(next.tx)
+        .bind(next.global_position)
+        .bind(events.len() as i64)
+        .bind(chrono::Utc::now())
+        .bind(progress.checkpoint.tx)
+        .bind(progress.checkpoint.global_position)
+        .execute(&mut tx)
+        .await?;
+        if moved == 0 {
+            return Err(ProjectionError::CheckpointMoved(P::NAME));
+        }
         if let Err(failure) = self.projection.apply(&mut tx, generation, &decoded).await {
             drop(tx);
             let (event, reason) = match failure.event.and_then(|i| events.get(i)) {
@@ -181,22 +217,6 @@ impl<P: Projection> Runner<P> {
             };
             return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await);
         }
-        db::query(
-            "UPDATE projection_generations \
-                SET checkpoint_tx = $3, checkpoint_position = $4, \
-                    events_applied = events_applied + $5, \
-                    failed_position = NULL, failed_event_type = NULL, failure = NULL, \
-                    updated_at = $6 \
-              WHERE name = $1 AND generation = $2",
-        )
-        .bind(P::NAME)
-        .bind(generation.0)
-        .bind(next.tx)
-        .bind(next.global_position)
-        .bind(events.len() as i64)
-        .bind(chrono::Utc::now())
-        .execute(&mut tx)
-        .await?;
         if let Some(crash) = &self.options.crash_before_commit {
             if crash(events.len()) {
                 // Dropping the transaction without commit is what a crash does to it.

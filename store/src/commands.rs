@@ -315,8 +315,7 @@ pub async fn recorded_command_ids(
     command_ids: &[String],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let mut recorded = std::collections::HashSet::new();
-    // Bounded lists: SQLite caps the number of values in one statement.
-    for chunk in command_ids.chunks(1000) {
+    for chunk in db::id_lists(store.db().backend(), command_ids) {
         let sql = format!(
             "SELECT command_id FROM command_log WHERE command_id IN ({})",
             db::placeholders(1, chunk.len())

@@ -300,6 +300,17 @@ pub async fn caseload_reads(
     .await
 }
 
+/// The cheapest request a caller can make: HTTP, the bearer token and GraphQL, with nothing to
+/// look up or store. No command is answered faster by the same server on the same core.
+pub async fn request_floor(
+    server: &Arc<Server>,
+    clients: usize,
+    window: Duration,
+) -> Result<Latencies, Error> {
+    let bearer = token("bench-01", Role::Therapist)?;
+    reads(server, bearer, "{ __typename }", clients, window).await
+}
+
 /// The evaluator's outcome table, every cohort, split by area.
 pub async fn outcome_reads(
     server: &Arc<Server>,

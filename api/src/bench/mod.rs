@@ -191,6 +191,19 @@ async fn one_backend(
         }
     }
 
+    // What the server's core allows any request: the ceiling of the command path on this
+    // machine, whatever the store does.
+    let floor = driver::request_floor(&server, 8, options.window).await?;
+    figures.push(
+        Figure::new(
+            backend,
+            "request floor ({ __typename }), 8 clients",
+            floor.per_second(),
+            "req/s",
+        )
+        .against("append limit, 8", append_8),
+    );
+
     // National-scale data: the same people first, then the rest.
     let loaded = std::time::Instant::now();
     setup::load(&store, &services, options.seed, options.national_subjects).await?;

@@ -96,8 +96,7 @@ async fn load_by_keys<R: LoadedRow>(
     keys: &[String],
 ) -> Result<Vec<R>, Arc<sqlx::Error>> {
     let mut rows = Vec::with_capacity(keys.len());
-    // Bounded lists: SQLite caps the number of values in one statement.
-    for chunk in keys.chunks(1000) {
+    for chunk in db::id_lists(db.backend(), keys) {
         let sql = sql.replace("{keys}", &db::placeholders(1, chunk.len()));
         let loaded: Vec<R> = db::query_as(sql)
             .bind_all(chunk)

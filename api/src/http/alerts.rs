@@ -46,7 +46,7 @@ async fn red_reasons(
     // A thousand people at a time: the facts of a whole nation at once are hundreds of
     // megabytes, and a statement can carry only so many ids.
     let mut reds = RedReasons::new();
-    for chunk in ids.chunks(1_000) {
+    for chunk in desist_store::db::id_lists(db.backend(), ids) {
         let statuses = desist_projections::queries::compliance(db, today, Some(chunk))
             .await
             .map_err(|e| tracing::warn!(error = %e, "alerts: compliance unavailable"))
@@ -192,7 +192,7 @@ async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<
         (orders, "compliance_orders", "order_id"),
     ] {
         let ids: Vec<String> = ids.into_iter().collect();
-        for chunk in ids.chunks(1000) {
+        for chunk in desist_store::db::id_lists(app.store.db().backend(), &ids) {
             let owners: Vec<String> = desist_store::db::query_scalar(format!(
                 "SELECT subject_id FROM {table} WHERE {key} IN ({})",
                 desist_store::db::placeholders(1, chunk.len())
