@@ -78,36 +78,31 @@ impl Caseload {
                 }
             }
             Role::ProbationOfficer => {
-                let subjects: HashSet<String> = desist_store::db::query_scalar(
-                    "SELECT subject_id FROM compliance_subjects WHERE offender_manager = $1",
-                )
-                .bind(user)
-                .fetch_all(pool.reader())
-                .await?
-                .into_iter()
-                .collect();
-                // By join, not by a list of ids: a caseload can be longer than a statement
-                // may carry values.
-                let enrolments = desist_store::db::query_scalar(
-                    "SELECT p.enrolment_id FROM progress p
-                       JOIN compliance_subjects s ON s.subject_id = p.subject_id
-                      WHERE s.offender_manager = $1",
-                )
-                .bind(user)
-                .fetch_all(pool.reader())
-                .await?
-                .into_iter()
-                .collect();
-                let orders = desist_store::db::query_scalar(
-                    "SELECT o.order_id FROM compliance_orders o
-                       JOIN compliance_subjects s ON s.subject_id = o.subject_id
-                      WHERE s.offender_manager = $1",
-                )
-                .bind(user)
-                .fetch_all(pool.reader())
-                .await?
-                .into_iter()
-                .collect();
+                // One statement, by join rather than by a list of ids (a caseload can be longer
+                // than a statement may carry values): each person, with each of their courses,
+                // then each of their orders. Every request starts here, so round trips count.
+                let rows: Vec<(String, Option<String>, Option<String>)> =
+                    desist_store::db::query_as(
+                        "SELECT s.subject_id, p.enrolment_id, NULL AS order_id
+                           FROM compliance_subjects s
+                           LEFT JOIN progress p ON p.subject_id = s.subject_id
+                          WHERE s.offender_manager = $1
+                         UNION ALL
+                         SELECT o.subject_id, NULL, o.order_id
+                           FROM compliance_orders o
+                           JOIN compliance_subjects s ON s.subject_id = o.subject_id
+                          WHERE s.offender_manager = $1",
+                    )
+                    .bind(user)
+                    .fetch_all(pool.reader())
+                    .await?;
+                let (mut subjects, mut enrolments, mut orders) =
+                    (HashSet::new(), HashSet::new(), HashSet::new());
+                for (subject, enrolment, order) in rows {
+                    subjects.insert(subject);
+                    enrolments.extend(enrolment);
+                    orders.extend(order);
+                }
                 Self {
                     subjects: Visible::Only(subjects),
                     enrolments: Visible::Only(enrolments),
