@@ -17,6 +17,7 @@ use desist_projections::progress::ProgressProjection;
 use desist_projections::projection::{Applied, Failure};
 use desist_projections::queries::{cached_outcome_report, outcome_report};
 use desist_projections::registry::{ensure_live, status};
+use desist_projections::runner::Progress;
 use desist_projections::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
 use desist_store::db::{Db, Tx};
 use desist_store::FeedPosition;
@@ -31,6 +32,34 @@ async fn dump<P: Projection>(pool: &Db) -> Vec<String> {
         rows.extend(table_rows.into_iter().map(|r| format!("{table}: {r}")));
     }
     rows
+}
+
+/// How many events the live generation of projection `name` has applied, by its own count.
+async fn events_applied(pool: &Db, name: &str) -> i64 {
+    status(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap()
+        .events_applied
+}
+
+/// Commits the transaction `held` has open, then waits (at most 30 s) for the runner
+/// `catching_up` to finish.
+async fn commit_then_finish(
+    held: &mut PgConnection,
+    catching_up: tokio::task::JoinHandle<Result<Progress, ProjectionError>>,
+) -> Progress {
+    desist_store::db::query("COMMIT")
+        .execute(held)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), catching_up)
+        .await
+        .expect("the runner finishes once the transaction commits")
+        .unwrap()
+        .unwrap()
 }
 
 /// Catches `P` up as soon as no other runner holds it (within ten seconds).
@@ -167,15 +196,7 @@ async fn a_projection_waits_for_an_earlier_open_transaction_instead_of_skipping_
         "nothing after the open transaction was applied: {seen:?}"
     );
 
-    desist_store::db::query("COMMIT")
-        .execute(&mut slow)
-        .await
-        .unwrap();
-    let progress = tokio::time::timeout(Duration::from_secs(30), catching_up)
-        .await
-        .expect("catches up once the transaction commits")
-        .unwrap()
-        .unwrap();
+    let progress = commit_then_finish(&mut slow, catching_up).await;
     assert_eq!(progress.events, 2);
     let mut seen: Vec<String> =
         desist_store::db::query_scalar("SELECT subject_id FROM compliance_subjects")
@@ -707,14 +728,7 @@ async fn a_runner_stopped_mid_batch_leaves_no_lock_behind() {
     let _ = running.await;
     catch_up_once_free(ComplianceProjection, &pool, generation).await;
     let events = count_events(&db.store).await;
-    let applied = status(&pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.name == "compliance")
-        .unwrap()
-        .events_applied;
-    assert_eq!(applied, events);
+    assert_eq!(events_applied(&pool, "compliance").await, events);
 }
 
 /// Catches `P` up one event per batch, then rebuilds it with the default batches: a batch's rows
@@ -751,4 +765,55 @@ async fn every_view_is_the_same_whatever_the_batch_size() {
     one_event_per_batch_equals_default_batches(ProgressProjection, pool).await;
     one_event_per_batch_equals_default_batches(ComplianceProjection, pool).await;
     one_event_per_batch_equals_default_batches(OutcomesProjection, pool).await;
+}
+
+/// A runner that read the checkpoint before its predecessor's last batch committed (the
+/// predecessor's lock, on its own connection, ended first) does not apply that batch again.
+#[tokio::test]
+async fn a_batch_committed_after_the_checkpoint_was_read_is_not_applied_again() {
+    if !common::only_on(desist_store::Backend::Postgres) {
+        return;
+    }
+    let db = TestDb::new().await;
+    import_pilot(&db.store).await;
+    let pool = db.store.db().clone();
+    let generation = ensure_live::<ComplianceProjection>(&pool).await.unwrap();
+    let events = count_events(&db.store).await;
+    let (end_tx, end_position): (i64, i64) = desist_store::db::query_as(
+        "SELECT tx::text::bigint, global_position FROM events \
+          ORDER BY events.tx DESC, events.global_position DESC LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+
+    // The predecessor has applied the whole feed and is committing its last batch…
+    let mut predecessor = PgConnection::connect(&db.url).await.unwrap();
+    desist_store::db::query("BEGIN")
+        .execute(&mut predecessor)
+        .await
+        .unwrap();
+    desist_store::db::query(
+        "UPDATE projection_generations \
+            SET checkpoint_tx = $1, checkpoint_position = $2, events_applied = events_applied + $3 \
+          WHERE name = 'compliance' AND generation = $4",
+    )
+    .bind(end_tx)
+    .bind(end_position)
+    .bind(events)
+    .bind(generation.0)
+    .execute(&mut predecessor)
+    .await
+    .unwrap();
+    // …while the next runner reads the checkpoint it leaves behind and applies the feed again.
+    let runner = Runner::new(ComplianceProjection, pool.clone());
+    let catching_up = tokio::spawn(async move { runner.catch_up(generation, |_| {}).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !catching_up.is_finished(),
+        "the runner waits on the predecessor's checkpoint"
+    );
+    let progress = commit_then_finish(&mut predecessor, catching_up).await;
+    assert_eq!(progress.events, 0, "no event was applied a second time");
+    assert_eq!(events_applied(&pool, "compliance").await, events);
 }
