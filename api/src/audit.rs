@@ -32,7 +32,7 @@ pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), s
     let subjects: Vec<&String> = note.subject_ids.iter().collect();
     // On PostgreSQL one statement writes both (it commits on its own): every read of a
     // person's record is audited, and a transaction around two INSERTs was four round trips.
-    if pool.backend() == Backend::Postgres && subjects.len() <= 1_000 {
+    if pool.backend() == Backend::Postgres && db::id_lists(pool.backend(), &subjects).len() <= 1 {
         let sql = if subjects.is_empty() {
             RECORD.to_string()
         } else {

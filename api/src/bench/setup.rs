@@ -247,8 +247,6 @@ pub async fn officer_of(store: &Store, subject: &str) -> Result<String, Error> {
         .ok_or_else(|| Error::Config(format!("{subject} has no offender manager")))
 }
 
-/// Refreshes the planner's statistics after a bulk load, as an operator would after an import
-/// (docs/operations.md): otherwise the first minutes of reads are planned blind.
 /// What an operator does after a bulk import (docs/operations.md), so that reads measured
 /// next measure the queries and not the database catching up with the load: fresh planner
 /// statistics, the visibility maps written (else autovacuum does it during the reads), and

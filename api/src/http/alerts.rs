@@ -43,8 +43,8 @@ async fn red_reasons(
             &everyone[..]
         }
     };
-    // A thousand people at a time: the facts of a whole nation at once are hundreds of
-    // megabytes, and a statement can carry only so many ids.
+    // A list of people at a time (`db::id_lists`: a thousand, fewer on SQLite): the facts of a
+    // whole nation at once are hundreds of megabytes, and a statement can carry only so many ids.
     let mut reds = RedReasons::new();
     for chunk in desist_store::db::id_lists(db.backend(), ids) {
         let statuses = desist_projections::queries::compliance(db, today, Some(chunk))
