@@ -364,6 +364,28 @@ async fn only_one_runner_at_a_time_works_on_a_projection() {
 #[tokio::test]
 async fn a_running_projection_is_woken_by_a_commit_without_waiting_for_its_poll() {
     let db = TestDb::new().await;
+    let ws = write_side(&db);
+    woken_by(&db, &ws, "S-woken").await;
+}
+
+#[tokio::test]
+async fn a_commit_by_another_instance_wakes_a_running_projection() {
+    if !common::only_on(desist_store::Backend::Postgres) {
+        return;
+    }
+    let db = TestDb::new().await;
+    // Another `desist serve` on the same database: its own pool, its own notifier.
+    let other = desist_store::Store::connect(&db.url, 4).await.unwrap();
+    let ws = desist_api::write::WriteSide::new(
+        &other,
+        desist_domain::DomainServices::fixed(common::now()),
+    );
+    woken_by(&db, &ws, "S-elsewhere").await;
+}
+
+/// Runs the compliance projection with a poll too slow to matter, registers `subject_id`
+/// through `ws`, and waits for the runner to apply it.
+async fn woken_by(db: &TestDb, ws: &desist_api::write::WriteSide, subject_id: &str) {
     let pool = db.store.db().clone();
     let runner = Runner::new(ComplianceProjection, pool.clone()).with_options(RunnerOptions {
         poll_interval: Duration::from_secs(3600),
@@ -379,13 +401,13 @@ async fn a_running_projection_is_woken_by_a_commit_without_waiting_for_its_poll(
     });
     // Let it start and listen.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let ws = write_side(&db);
-    scenario::subject(&ws, "S-woken").await;
+    scenario::subject(ws, subject_id).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let seen: i64 = desist_store::db::query_scalar(
-            "SELECT count(*) FROM compliance_subjects WHERE subject_id = 'S-woken'",
+            "SELECT count(*) FROM compliance_subjects WHERE subject_id = $1",
         )
+        .bind(subject_id)
         .fetch_one(&pool)
         .await
         .unwrap_or(0);

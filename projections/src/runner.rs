@@ -7,13 +7,14 @@
 //! (PostgreSQL's `desist_events` notification, or the SQLite writer's signal) and also poll, in
 //! case a wake-up is missed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use desist_store::db::{self, Db, EventSignal, Lock};
 use desist_store::feed::{has_events_after, read_raw_after, RawFeedEvent};
 use desist_store::FeedPosition;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::decode::{decode, Decoded};
@@ -30,8 +31,8 @@ pub struct RunnerOptions {
     pub poll_interval: Duration,
     pub crash_before_commit: Option<CrashHook>,
     /// Told after every batch commits: a server's mutations wait on it to show their own
-    /// writes, instead of only polling the checkpoints.
-    pub applied: Option<Arc<Notify>>,
+    /// writes, instead of asking the database for the checkpoints.
+    pub applied: Option<AppliedViews>,
 }
 
 impl Default for RunnerOptions {
@@ -42,6 +43,53 @@ impl Default for RunnerOptions {
             crash_before_commit: None,
             applied: None,
         }
+    }
+}
+
+/// How far this process's runners have applied each live view: where a mutation looks to
+/// know its write is visible (read-your-writes) without a query. Asking the database was
+/// seven statements a command under load, a quarter of all it ran (PostgreSQL's statement
+/// log, docs/benchmarks.md). A view is here only while a runner of this process holds it;
+/// views applied by another instance are not, and waiters then ask the database.
+#[derive(Clone)]
+pub struct AppliedViews(Arc<watch::Sender<HashMap<&'static str, FeedPosition>>>);
+
+impl Default for AppliedViews {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(HashMap::new())))
+    }
+}
+
+impl AppliedViews {
+    fn record(&self, name: &'static str, checkpoint: FeedPosition) {
+        self.0.send_modify(|views| {
+            views.insert(name, checkpoint);
+        });
+    }
+
+    fn forget(&self, name: &'static str) {
+        self.0
+            .send_if_modified(|views| views.remove(name).is_some());
+    }
+
+    /// Sees every change from now on.
+    pub fn subscribe(&self) -> watch::Receiver<HashMap<&'static str, FeedPosition>> {
+        self.0.subscribe()
+    }
+
+    /// Whether every view (`crate::NAMES`) in `views` has applied the feed up to `position`.
+    pub fn all_reached(
+        views: &HashMap<&'static str, FeedPosition>,
+        position: FeedPosition,
+    ) -> bool {
+        crate::NAMES
+            .iter()
+            .all(|name| views.get(name).is_some_and(|at| *at >= position))
+    }
+
+    /// Whether this process's runners apply every view (`crate::NAMES`).
+    pub fn all_here(views: &HashMap<&'static str, FeedPosition>) -> bool {
+        crate::NAMES.iter().all(|name| views.contains_key(name))
     }
 }
 
@@ -91,21 +139,29 @@ impl<P: Projection> Runner<P> {
         mut on_batch: impl FnMut(&Progress),
     ) -> Result<Progress, ProjectionError> {
         let lock = self.lock(generation).await?;
-        let result = self.drain(generation, &mut on_batch, None).await;
+        let result = self.drain(generation, None, &mut on_batch, None).await;
         lock.release().await;
         result
     }
 
-    /// Applies batches until the feed has nothing more. `committed`, when the caller listens
-    /// for commits, cuts short the wait for an earlier transaction still open.
+    /// Applies batches until the feed has nothing more, from `known` (where this runner left
+    /// the checkpoint) or else the stored checkpoint. A `known` checkpoint that someone else
+    /// moved since is safe: the first batch's fence finds it moved and starts again from the
+    /// stored one. `committed`, when the caller listens for commits, cuts short the wait for
+    /// an earlier transaction still open.
     async fn drain(
         &self,
         generation: Generation,
+        known: Option<FeedPosition>,
         on_batch: &mut impl FnMut(&Progress),
         mut committed: Option<&mut EventSignal>,
     ) -> Result<Progress, ProjectionError> {
+        let start = match known {
+            Some(position) => position,
+            None => checkpoint(&self.db, P::NAME, generation).await?,
+        };
         let mut progress = Progress {
-            checkpoint: checkpoint(&self.db, P::NAME, generation).await?,
+            checkpoint: start,
             ..Progress::default()
         };
         let mut ahead: Option<JoinHandle<Result<Batch, ProjectionError>>> = None;
@@ -132,26 +188,35 @@ impl<P: Projection> Runner<P> {
             };
             // Everything below the horizon is final, so the next batch can be read (and
             // decoded) while this one is written: the two overlap on the two sides of the
-            // connection instead of taking turns.
-            let next = last.position;
-            let (db, size) = (self.db.clone(), self.options.batch_size);
-            let reading = tokio::spawn(async move { read(&db, next, size).await });
+            // connection instead of taking turns. A short batch was everything below the
+            // horizon: reading on would find nothing.
+            let full = batch.events.len() as i64 >= self.options.batch_size;
+            let reading = full.then(|| {
+                let (db, size, next) = (self.db.clone(), self.options.batch_size, last.position);
+                tokio::spawn(async move { read(&db, next, size).await })
+            });
             match self.apply_batch(generation, &mut progress, batch).await {
                 Ok(()) => {}
                 Err(ProjectionError::CheckpointMoved(_)) => {
                     // Another runner's batch landed after this one read the checkpoint: go on
                     // from where it left the view.
-                    reading.abort();
+                    reading.inspect(JoinHandle::abort);
                     progress.checkpoint = checkpoint(&self.db, P::NAME, generation).await?;
                     continue;
                 }
                 Err(e) => {
-                    reading.abort();
+                    reading.inspect(JoinHandle::abort);
                     return Err(e);
                 }
             }
-            ahead = Some(reading);
             on_batch(&progress);
+            // After a short batch, only events committed since (or still hidden by the
+            // horizon) are left: one cheap look says whether to read again.
+            if reading.is_none() && !has_events_after(self.db.writer(), progress.checkpoint).await?
+            {
+                return Ok(progress);
+            }
+            ahead = reading;
         }
     }
 
@@ -226,7 +291,7 @@ impl<P: Projection> Runner<P> {
         }
         tx.commit().await?;
         if let Some(applied) = &self.options.applied {
-            applied.notify_waiters();
+            applied.record(P::NAME, next);
         }
         progress.events += events.len() as u64;
         progress.batches += 1;
@@ -246,6 +311,8 @@ impl<P: Projection> Runner<P> {
         // The lock is held for as long as this runner follows a generation, not taken for
         // each wake-up: on PostgreSQL taking it means opening a connection.
         let mut held: Option<(Generation, Lock)> = None;
+        // Where this runner left the checkpoint: not asked for again at every wake-up.
+        let mut known: Option<(Generation, FeedPosition)> = None;
         let result = loop {
             let generation = match live_generation(&self.db, P::NAME).await {
                 Ok(Some(generation)) => generation,
@@ -267,12 +334,26 @@ impl<P: Projection> Runner<P> {
                 }
             }
             if held.is_some() {
-                if let Err(e) = self
-                    .drain(generation, &mut |_| {}, Some(&mut committed))
+                let from = known.filter(|(g, _)| *g == generation).map(|(_, at)| at);
+                match self
+                    .drain(generation, from, &mut |_| {}, Some(&mut committed))
                     .await
                 {
-                    tracing::error!(projection = P::NAME, error = %e, "projection stopped");
-                    break Err(e);
+                    Ok(progress) => {
+                        known = Some((generation, progress.checkpoint));
+                        if let Some(applied) = &self.options.applied {
+                            applied.record(P::NAME, progress.checkpoint);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(projection = P::NAME, error = %e, "projection stopped");
+                        break Err(e);
+                    }
+                }
+            } else {
+                known = None;
+                if let Some(applied) = &self.options.applied {
+                    applied.forget(P::NAME);
                 }
             }
             tokio::select! {
@@ -281,6 +362,9 @@ impl<P: Projection> Runner<P> {
                 _ = tokio::time::sleep(self.options.poll_interval) => {}
             }
         };
+        if let Some(applied) = &self.options.applied {
+            applied.forget(P::NAME);
+        }
         if let Some((_, lock)) = held {
             lock.release().await;
         }

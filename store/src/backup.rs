@@ -391,5 +391,6 @@ pub async fn restore(
         return Err(StoreError::Backup("not a Desist backup (empty)".into()));
     }
     tx.commit().await?;
+    db.events_committed();
     Ok(counts)
 }

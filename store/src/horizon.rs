@@ -14,7 +14,7 @@ use crate::StoreError;
 /// (docs/architecture.md, "Restores").
 /// SQLite has no transaction ids: nothing to check.
 pub async fn check_xid_horizon(db: &Db) -> Result<(), StoreError> {
-    let Db::Postgres(pool) = db else {
+    let Db::Postgres { pool, .. } = db else {
         return Ok(());
     };
     let (next, stored): (i64, Option<i64>) = sqlx::query_as(
@@ -48,7 +48,7 @@ pub async fn long_running_transactions(
     older_than: Duration,
 ) -> Result<Vec<LongTransaction>, StoreError> {
     // On SQLite the one writer is this process's; readers never hold the feed back.
-    let Db::Postgres(pool) = db else {
+    let Db::Postgres { pool, .. } = db else {
         return Ok(Vec::new());
     };
     let rows: Vec<(i32, i64, String, String)> = sqlx::query_as(

@@ -117,7 +117,7 @@ impl Store {
     /// Applies every pending migration. Safe to run again: applied ones are skipped.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.db {
-            Db::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+            Db::Postgres { pool, .. } => POSTGRES_MIGRATOR.run(pool).await?,
             Db::Sqlite { writer, .. } => SQLITE_MIGRATOR.run(writer).await?,
         }
         Ok(())

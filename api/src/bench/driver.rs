@@ -377,19 +377,42 @@ pub async fn record_attendances(
 
 /// The append limit: `clients` clients inserting event-sized rows, one per transaction.
 pub async fn appends(store: &Store, clients: usize, window: Duration) -> Result<f64, Error> {
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for client in 0..clients {
+    rounds_per_second(clients, |client| {
         let db = store.db().clone();
-        tasks.push(tokio::spawn(async move {
-            desist_store::limits::append_for(&db, client, window).await
-        }));
-    }
-    let mut rows = 0;
+        async move { desist_store::limits::append_for(&db, client, window).await }
+    })
+    .await
+}
+
+/// The command floor: `clients` clients each loading an enrolment's events and appending one
+/// event with its command id, straight to the store (`limits::command_floor_for`).
+pub async fn command_floor(store: &Store, clients: usize, window: Duration) -> Result<f64, Error> {
+    desist_store::limits::create_command_floor_table(store.db()).await?;
+    let enrolments = Arc::new(desist_store::limits::enrolment_ids(store.db(), 1_000).await?);
+    rounds_per_second(clients, |client| {
+        let db = store.db().clone();
+        let enrolments = enrolments.clone();
+        async move {
+            desist_store::limits::command_floor_for(&db, &enrolments, client, window).await
+        }
+    })
+    .await
+}
+
+/// Runs `clients` clients at once, each counting its own rounds; the rounds of all of them per
+/// second of the whole run.
+async fn rounds_per_second<F, Fut>(clients: usize, client: F) -> Result<f64, Error>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, desist_store::StoreError>> + Send + 'static,
+{
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients).map(|c| tokio::spawn(client(c))).collect();
+    let mut rounds = 0;
     for task in tasks {
-        rows += task
+        rounds += task
             .await
-            .map_err(|e| Error::Config(format!("append client: {e}")))??;
+            .map_err(|e| Error::Config(format!("bench client: {e}")))??;
     }
-    Ok(rows as f64 / started.elapsed().as_secs_f64())
+    Ok(rounds as f64 / started.elapsed().as_secs_f64())
 }

@@ -191,6 +191,19 @@ async fn one_backend(
         }
     }
 
+    // The least the store itself is asked for a command, with no server around it: were
+    // this below half the append limit, so would the command path be, whatever the server did.
+    let command_floor = driver::command_floor(&store, 8, options.window).await?;
+    figures.push(
+        Figure::new(
+            backend,
+            "command floor (load + append, no server), 8 clients",
+            command_floor,
+            "cmd/s",
+        )
+        .against("append limit, 8", append_8),
+    );
+
     // What the server's core allows any request: the ceiling of the command path on this
     // machine, whatever the store does.
     let floor = driver::request_floor(&server, 8, options.window).await?;

@@ -4,8 +4,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use desist_domain::{Actor, DomainServices};
+use desist_projections::runner::AppliedViews;
 use desist_store::{CommandMetadata, CommandOutcome, Store};
-use tokio::sync::{broadcast, Notify, OnceCell};
+use tokio::sync::{broadcast, OnceCell};
 
 use crate::audit::AuditNote;
 use crate::auth::policy::Caseload;
@@ -30,8 +31,8 @@ pub struct AppContext {
     pub view_wait: Duration,
     /// Outcome reports already computed, by feed position.
     pub outcomes: desist_projections::queries::OutcomeCache,
-    /// Told when this server's projection runners commit a batch.
-    pub views_advanced: Arc<Notify>,
+    /// How far this server's projection runners have applied the views.
+    pub views_applied: AppliedViews,
 }
 
 /// Who is asking, why, and what they have read so far in this request.
@@ -97,7 +98,7 @@ impl AppContext {
             alerts,
             view_wait,
             outcomes: Default::default(),
-            views_advanced: Arc::default(),
+            views_applied: AppliedViews::default(),
         }
     }
 
@@ -125,14 +126,27 @@ impl AppContext {
             return;
         };
         let deadline = tokio::time::Instant::now() + self.view_wait;
-        while tokio::time::Instant::now() < deadline {
-            // Registered before the check, so a batch committed between the two still wakes us.
-            let advanced = self.views_advanced.notified();
-            match desist_projections::registry::all_live_reached(pool, position).await {
-                Ok(true) | Err(_) => return,
-                // Woken by this server's runners; polled in case another instance runs them.
-                Ok(false) => {
-                    let _ = tokio::time::timeout(Duration::from_millis(5), advanced).await;
+        let mut applied = self.views_applied.subscribe();
+        loop {
+            if AppliedViews::all_reached(&applied.borrow_and_update(), position) {
+                return;
+            }
+            let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) else {
+                return;
+            };
+            // Woken when this server's runners commit a batch. Views another instance
+            // applies are only in the database: asked every 5 ms, or every 100 ms should a
+            // runner here have stopped without saying so.
+            let here = AppliedViews::all_here(&applied.borrow());
+            let poll = Duration::from_millis(if here { 100 } else { 5 });
+            match tokio::time::timeout(left.min(poll), applied.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                Err(_) => {
+                    match desist_projections::registry::all_live_reached(pool, position).await {
+                        Ok(true) | Err(_) => return,
+                        Ok(false) => {}
+                    }
                 }
             }
         }

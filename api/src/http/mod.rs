@@ -148,7 +148,7 @@ fn spawn_runner<P: Projection>(
     mut stopped: watch::Receiver<bool>,
 ) {
     let runner = Runner::new(projection, app.store.db().clone()).with_options(RunnerOptions {
-        applied: Some(app.views_advanced.clone()),
+        applied: Some(app.views_applied.clone()),
         ..RunnerOptions::default()
     });
     tokio::spawn(async move {
