@@ -115,7 +115,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 200)]
     pub pilot_subjects: usize,
     /// How long each timed measurement runs.
-    #[arg(long, default_value = "5s")]
+    #[arg(long, default_value = "3s")]
     pub window: humantime::Duration,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

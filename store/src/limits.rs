@@ -9,27 +9,25 @@ use serde_json::json;
 
 use crate::{Db, StoreError};
 
+/// The columns of SQLite's `events` that a writer fills or the table defaults, for the
+/// scratch tables below.
+const SQLITE_EVENT_COLUMNS: &str = "aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+    sequence integer NOT NULL, event_type text NOT NULL, event_version text NOT NULL,
+    payload text NOT NULL, metadata text NOT NULL,
+    recorded_at text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+
 /// A scratch table shaped like `events`, so that the append limit writes the same kind of row
-/// without touching the event log.
+/// into the same kind of table without touching the event log: on PostgreSQL a copy of
+/// `events` with its indexes and defaults (not its triggers, which are Desist's own work).
 pub async fn create_append_table(db: &Db) -> Result<(), StoreError> {
     let sql = match db {
         Db::Postgres { .. } => {
-            "CREATE TABLE IF NOT EXISTS bench_append (
-                aggregate_type text NOT NULL, aggregate_id text NOT NULL, sequence bigint NOT NULL,
-                event_type text NOT NULL, event_version text NOT NULL,
-                payload jsonb NOT NULL, metadata jsonb NOT NULL,
-                global_position bigint GENERATED ALWAYS AS IDENTITY,
-                recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-                PRIMARY KEY (aggregate_type, aggregate_id, sequence))"
+            "CREATE TABLE IF NOT EXISTS bench_append (LIKE events INCLUDING ALL)".to_string()
         }
-        Db::Sqlite { .. } => {
-            "CREATE TABLE IF NOT EXISTS bench_append (
-                aggregate_type text NOT NULL, aggregate_id text NOT NULL, sequence integer NOT NULL,
-                event_type text NOT NULL, event_version text NOT NULL,
-                payload text NOT NULL, metadata text NOT NULL,
-                recorded_at text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        Db::Sqlite { .. } => format!(
+            "CREATE TABLE IF NOT EXISTS bench_append ({SQLITE_EVENT_COLUMNS},
                 PRIMARY KEY (aggregate_type, aggregate_id, sequence))"
-        }
+        ),
     };
     crate::db::query(sql).execute(db.writer()).await?;
     Ok(())
@@ -64,25 +62,19 @@ pub async fn append_for(db: &Db, client: usize, duration: Duration) -> Result<u6
     Ok(sequence as u64)
 }
 
-/// A scratch table for the command floor: shaped like `events` (on PostgreSQL a copy with its
-/// indexes and defaults), with the command id in a unique column of its own. That is the
-/// cheapest way to record a command id with its event; Desist's own log is a second table
-/// filled by a trigger, so the floor errs on the fast side.
+/// A scratch table for the command floor: the append limit's table with the command id in a
+/// unique column of its own. That is the cheapest way to record a command id with its event;
+/// Desist's own log is a second table filled by a trigger, so the floor errs on the fast side.
 pub async fn create_command_floor_table(db: &Db) -> Result<(), StoreError> {
     let sql = match db {
-        Db::Postgres { .. } => {
-            "CREATE TABLE IF NOT EXISTS bench_command_floor
-                (LIKE events INCLUDING ALL, command_id text NOT NULL UNIQUE)"
-        }
-        Db::Sqlite { .. } => {
-            "CREATE TABLE IF NOT EXISTS bench_command_floor (
-                aggregate_type text NOT NULL, aggregate_id text NOT NULL, sequence integer NOT NULL,
-                event_type text NOT NULL, event_version text NOT NULL,
-                payload text NOT NULL, metadata text NOT NULL,
-                recorded_at text NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        Db::Postgres { .. } => "CREATE TABLE IF NOT EXISTS bench_command_floor
+            (LIKE events INCLUDING ALL, command_id text NOT NULL UNIQUE)"
+            .to_string(),
+        Db::Sqlite { .. } => format!(
+            "CREATE TABLE IF NOT EXISTS bench_command_floor ({SQLITE_EVENT_COLUMNS},
                 command_id text NOT NULL UNIQUE,
                 PRIMARY KEY (aggregate_type, aggregate_id, sequence))"
-        }
+        ),
     };
     crate::db::query(sql).execute(db.writer()).await?;
     Ok(())

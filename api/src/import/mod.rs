@@ -87,9 +87,10 @@ pub async fn import(
         recorded: 0,
         already_recorded: done.len(),
     };
-    // SQLite has one writer: concurrent appends would only queue for it.
+    // SQLite has one writer: concurrent appends would only queue for it. On PostgreSQL each
+    // append is a commit, and commits in flight together share a WAL flush.
     let concurrency = match store.backend() {
-        Backend::Postgres => 4,
+        Backend::Postgres => 8,
         Backend::Sqlite => 1,
     };
     // Programmes before the subjects whose courses copy their terms, subjects before the
