@@ -61,10 +61,11 @@ impl Default for AppliedViews {
 }
 
 impl AppliedViews {
+    /// Waiters are woken only when the checkpoint moved: a runner records where it stands
+    /// after every wake-up, most of them with nothing new.
     fn record(&self, name: &'static str, checkpoint: FeedPosition) {
-        self.0.send_modify(|views| {
-            views.insert(name, checkpoint);
-        });
+        self.0
+            .send_if_modified(|views| views.insert(name, checkpoint) != Some(checkpoint));
     }
 
     fn forget(&self, name: &'static str) {

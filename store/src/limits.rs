@@ -33,15 +33,20 @@ pub async fn create_append_table(db: &Db) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The payload and metadata of the attendance-sized event the limits write, under `command_id`.
+fn attendance_event(command_id: &str) -> (serde_json::Value, serde_json::Value) {
+    let payload = json!({"AttendanceRecorded": {"session_id": "s-000001", "attendance": "attended",
+        "occurred_at": "2026-01-05T10:00:00Z"}});
+    let metadata = json!({"command_id": command_id, "command": "RecordAttendance",
+        "correlation_id": command_id, "actor_id": "bench-01", "actor_role": "therapist",
+        "agency": "bench", "attempt": "00000000000000000000000000000000"});
+    (payload, metadata)
+}
+
 /// One client's appends for `duration`: single-row INSERTs of an attendance-sized event, one
 /// per transaction (as a command commits). Returns how many it made.
 pub async fn append_for(db: &Db, client: usize, duration: Duration) -> Result<u64, StoreError> {
-    let payload = json!({"AttendanceRecorded": {"session_id": "s-000001", "attendance": "attended",
-        "occurred_at": "2026-01-05T10:00:00Z"}});
-    let metadata = json!({"command_id": "00000000-0000-0000-0000-000000000000",
-        "command": "RecordAttendance", "correlation_id": "00000000-0000-0000-0000-000000000000",
-        "actor_id": "bench-01", "actor_role": "therapist", "agency": "bench",
-        "attempt": "00000000000000000000000000000000"});
+    let (payload, metadata) = attendance_event("00000000-0000-0000-0000-000000000000");
     let aggregate_id = format!("bench-{client}-{}", rand::random::<u32>());
     let deadline = Instant::now() + duration;
     let mut sequence = 0i64;
@@ -106,8 +111,6 @@ pub async fn command_floor_for(
             "the command floor needs enrolments to load".into(),
         ));
     }
-    let payload = json!({"AttendanceRecorded": {"session_id": "s-000001", "attendance": "attended",
-        "occurred_at": "2026-01-05T10:00:00Z"}});
     let aggregate_id = format!("floor-{client}-{}", rand::random::<u32>());
     let deadline = Instant::now() + duration;
     let mut rounds = 0u64;
@@ -123,9 +126,7 @@ pub async fn command_floor_for(
             .await?;
         rounds += 1;
         let command_id = format!("{:032x}", rand::random::<u128>());
-        let metadata = json!({"command_id": command_id, "command": "RecordAttendance",
-            "correlation_id": command_id, "actor_id": "bench-01", "actor_role": "therapist",
-            "agency": "bench", "attempt": "00000000000000000000000000000000"});
+        let (payload, metadata) = attendance_event(&command_id);
         crate::db::query(
             "INSERT INTO bench_command_floor (aggregate_type, aggregate_id, sequence, event_type,
                 event_version, payload, metadata, command_id) VALUES ('Enrolment', $1, $2,
