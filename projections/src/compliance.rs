@@ -94,7 +94,7 @@ impl Projection for ComplianceProjection {
             pauses: Rows::load(tx, g, "compliance_pauses", &enrolments).await?,
             sessions: Rows::load(tx, g, "compliance_sessions", &enrolments).await?,
             concerns: Rows::load(tx, g, "compliance_concerns", &enrolments).await?,
-            enforcement: Rows::new("compliance_enforcement"),
+            enforcement: Rows::of_events("compliance_enforcement"),
             orders: Rows::load(tx, g, "compliance_orders", &orders).await?,
             breaches: Rows::load(tx, g, "compliance_breaches", &orders).await?,
             risk: Rows::new("compliance_risk"),

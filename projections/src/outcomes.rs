@@ -87,12 +87,12 @@ impl Projection for OutcomesProjection {
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let orders = rows::owners(events, ProtectionOrder::TYPE);
         let mut batch = Batch {
-            subjects: Rows::new("outcome_subjects"),
-            srp: Rows::new("outcome_srp"),
+            subjects: Rows::of_events("outcome_subjects"),
+            srp: Rows::of_events("outcome_srp"),
             offences: Versions::load(tx, g, "outcome_offences", &subjects).await?,
             enrolments: Versions::load(tx, g, "outcome_enrolments", &enrolments).await?,
             schedule: Rows::load(tx, g, "outcome_schedule", &enrolments).await?,
-            sessions: Rows::new("outcome_sessions"),
+            sessions: Rows::of_events("outcome_sessions"),
             orders: Versions::load(tx, g, "outcome_orders", &orders).await?,
             breaches: Rows::new("outcome_breaches"),
         };

@@ -8,12 +8,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use desist_store::db::{self, Arg, Row, Tx};
+use desist_store::db::{self, Arg, Backend, Column, Row, Tx};
 
 use crate::Generation;
 
 /// Rows written by one statement at most, so that one statement stays a modest size.
 const MAX_ROWS: usize = 1_000;
+
+/// Rows written by one statement of column arrays at most: its text does not grow with them,
+/// only the arrays do.
+const MAX_ARRAY_ROWS: usize = 10_000;
 
 /// A row of a projection table, as the batch holds it.
 pub trait TableRow: Row + Clone {
@@ -37,15 +41,45 @@ pub struct Rows<R: TableRow> {
     table: &'static str,
     rows: BTreeMap<R::Key, R>,
     changed: BTreeSet<R::Key>,
+    /// Which of the rows a batch adds are known not to be in the table yet.
+    known: Known<R::Key>,
+}
+
+/// What a batch knows of the rows already in a table. A row known to be new is written with a
+/// plain INSERT; any other with an upsert, which costs PostgreSQL about twice as much a row
+/// (238,074 rows from a SELECT: 1.27 s inserted, 2.47 s upserted).
+enum Known<K> {
+    /// Nothing: any row may be in the table already.
+    Nothing,
+    /// Every row of these owners was loaded (as `stored`): a row of one of them that was not
+    /// loaded is new.
+    Owners {
+        owners: BTreeSet<String>,
+        stored: BTreeSet<K>,
+    },
+    /// Each row is one event's, keyed by its feed position: every row is new.
+    EveryRowIsNew,
 }
 
 impl<R: TableRow> Rows<R> {
-    /// No rows yet: for tables a batch only adds to.
+    /// No rows yet: for tables a batch only adds to (a row with a key already in the table
+    /// replaces it).
     pub fn new(table: &'static str) -> Self {
+        Self::with(table, Known::Nothing)
+    }
+
+    /// No rows yet, for a table whose rows are each one event's and keyed by its feed
+    /// position, so that no row is ever written twice.
+    pub fn of_events(table: &'static str) -> Self {
+        Self::with(table, Known::EveryRowIsNew)
+    }
+
+    fn with(table: &'static str, known: Known<R::Key>) -> Self {
         Self {
             table,
             rows: BTreeMap::new(),
             changed: BTreeSet::new(),
+            known,
         }
     }
 
@@ -56,11 +90,18 @@ impl<R: TableRow> Rows<R> {
         table: &'static str,
         owners: &[&str],
     ) -> Result<Self, sqlx::Error> {
-        let mut rows = Self::new(table);
+        let mut rows = BTreeMap::new();
         for row in select::<R>(tx, g, table, owners).await? {
-            rows.rows.insert(row.key(), row);
+            rows.insert(row.key(), row);
         }
-        Ok(rows)
+        let known = Known::Owners {
+            owners: owners.iter().map(|o| o.to_string()).collect(),
+            stored: rows.keys().cloned().collect(),
+        };
+        Ok(Self {
+            rows,
+            ..Self::with(table, known)
+        })
     }
 
     pub fn get(&self, key: &R::Key) -> Option<&R> {
@@ -94,14 +135,25 @@ impl<R: TableRow> Rows<R> {
         self.rows.values()
     }
 
-    /// Writes every added or changed row back, a chunk of rows per statement.
+    /// Writes every added or changed row back: the new ones inserted, the others upserted.
     pub async fn save(&self, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
-        let rows: Vec<&R> = self
+        let (new, others): (Vec<&R>, Vec<&R>) = self
             .changed
             .iter()
             .filter_map(|k| self.rows.get(k))
-            .collect();
-        insert(tx, g, self.table, &rows, Conflict::Update).await
+            .partition(|row| self.is_new(row));
+        insert(tx, g, self.table, &new, Conflict::Fail).await?;
+        insert(tx, g, self.table, &others, Conflict::Update).await
+    }
+
+    fn is_new(&self, row: &R) -> bool {
+        match &self.known {
+            Known::Nothing => false,
+            Known::Owners { owners, stored } => {
+                owners.contains(row.owner()) && !stored.contains(&row.key())
+            }
+            Known::EveryRowIsNew => true,
+        }
     }
 }
 
@@ -213,6 +265,9 @@ async fn insert<R: TableRow>(
     rows: &[&R],
     conflict: Conflict,
 ) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let width = R::COLUMNS.len();
     let on_conflict = match conflict {
         Conflict::Fail => String::new(),
@@ -230,6 +285,9 @@ async fn insert<R: TableRow>(
             format!(" ON CONFLICT ({}) DO {action}", R::PRIMARY_KEY.join(", "))
         }
     };
+    if tx.backend() == Backend::Postgres {
+        return insert_columns(tx, g, table, rows, &on_conflict).await;
+    }
     let per_statement = (tx.backend().values_per_statement() / width).clamp(1, MAX_ROWS);
     for chunk in rows.chunks(per_statement) {
         let sql = format!(
@@ -241,6 +299,51 @@ async fn insert<R: TableRow>(
         db::query(sql)
             .bind_all(chunk.iter().flat_map(|row| row.values()))
             .one_off()
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: the rows as one array per column, spread back into rows by `UNNEST` (see
+/// [`Column`]): one prepared statement per table, however many rows a batch changed.
+async fn insert_columns<R: TableRow>(
+    tx: &mut Tx,
+    g: Generation,
+    table: &str,
+    rows: &[&R],
+    on_conflict: &str,
+) -> Result<(), sqlx::Error> {
+    let width = R::COLUMNS.len();
+    for chunk in rows.chunks(MAX_ARRAY_ROWS) {
+        let mut values: Vec<Vec<Arg>> = (0..width)
+            .map(|_| Vec::with_capacity(chunk.len()))
+            .collect();
+        for row in chunk {
+            for (column, value) in values.iter_mut().zip(row.values()) {
+                column.push(value);
+            }
+        }
+        let mut columns = Vec::with_capacity(width);
+        for (name, values) in R::COLUMNS.iter().zip(values) {
+            let column = Column::of(values).ok_or_else(|| {
+                sqlx::Error::Encode(format!("{table}.{name}: values of more than one type").into())
+            })?;
+            columns.push(column);
+        }
+        let arrays: Vec<String> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| format!("${}::{}", i + 1, column.array_type()))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){on_conflict}",
+            g.table(table),
+            R::COLUMNS.join(", "),
+            arrays.join(", ")
+        );
+        db::query(sql)
+            .bind_all(columns.into_iter().map(Arg::Column))
             .execute(&mut *tx)
             .await?;
     }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use desist_store::db::{self, Db, EventSignal, Lock};
+use desist_store::db::{self, Backend, Db, EventSignal, Lock};
 use desist_store::feed::{has_events_after, read_raw_after, RawFeedEvent};
 use desist_store::FeedPosition;
 use tokio::sync::watch;
@@ -246,6 +246,22 @@ impl<P: Projection> Runner<P> {
             }
         }
         let mut tx = self.db.writer().begin().await?;
+        if tx.backend() == Backend::Postgres {
+            // A batch reads its rows by their owner's id, always through the primary key. A
+            // rebuild's tables grow from empty faster than autovacuum analyzes them, and
+            // without statistics PostgreSQL guesses that a few hundred ids match most of
+            // the table and scans all of it: the rebuild slowed as its tables grew.
+            // The commit need not wait for the disk: the views are derived from events that
+            // are already durable, and a batch lost in a crash is lost with its checkpoint
+            // (one transaction), so the runner applies it again. A command waits for its
+            // views, so each of their commits' flushes was on its path.
+            db::query(
+                "SELECT set_config('enable_seqscan', 'off', true), \
+                        set_config('synchronous_commit', 'off', true)",
+            )
+            .execute(&mut tx)
+            .await?;
+        }
         // The checkpoint moves first, and only from where this batch began: that takes the
         // generation's row lock, so a runner whose predecessor's last commit is still in
         // flight (its lock connection closed first) waits for it, and then finds the

@@ -386,11 +386,29 @@ impl<'a> Pool<'a> {
 
     /// Begins a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
     /// so a transaction that reads before it writes cannot fail half-way on a lock upgrade.
+    ///
+    /// The BEGIN runs in a task of its own, so that a caller dropped while it is in flight (a
+    /// request's timeout, an aborted runner) cannot leave it half done: sqlx's `begin` is not
+    /// cancel-safe (launchbadge/sqlx#2054, #4393), and a connection whose BEGIN ran without
+    /// its `Transaction` goes back to the pool still inside it, failing its next user
+    /// ("attempted to call begin_with at non-zero transaction depth" on SQLite). Finished in
+    /// its task, the transaction is dropped there and rolled back as any other.
     pub async fn begin(self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-        })
+        let begun = match self {
+            Pool::Postgres(pool) => {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.begin().await.map(Tx::Postgres) })
+            }
+            Pool::Sqlite(pool) => {
+                let pool = pool.clone();
+                tokio::spawn(
+                    async move { pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite) },
+                )
+            }
+        };
+        begun
+            .await
+            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
     }
 }
 
@@ -511,6 +529,66 @@ pub enum Arg {
     Time(Option<DateTime<Utc>>),
     Json(Option<Value>),
     Bytes(Option<Vec<u8>>),
+    /// A whole column of values, bound as one PostgreSQL array (see [`Column`]).
+    Column(Column),
+}
+
+/// One column's values for a multi-row statement on PostgreSQL: bound as a single array and
+/// spread back into rows by `UNNEST($n::type[])`. A statement with an array per column has
+/// the same text whatever the number of rows, so it is prepared once; a VALUES list of
+/// thousands of placeholders was parsed and planned again for every batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Int4(Vec<Option<i32>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+    Date(Vec<Option<NaiveDate>>),
+    Time(Vec<Option<DateTime<Utc>>>),
+    Json(Vec<Option<Value>>),
+    Bytes(Vec<Option<Vec<u8>>>),
+}
+
+impl Column {
+    /// The column of `values`, which must all be of one kind (one table column's values).
+    /// `None` when there are none to tell the kind by, or they mix kinds.
+    pub fn of(values: Vec<Arg>) -> Option<Column> {
+        macro_rules! column_of {
+            ($($kind:ident),+) => {
+                match values.first()? {
+                    $(Arg::$kind(_) => Column::$kind(
+                        values
+                            .into_iter()
+                            .map(|arg| match arg {
+                                Arg::$kind(value) => Some(value),
+                                _ => None,
+                            })
+                            .collect::<Option<_>>()?,
+                    ),)+
+                    Arg::Column(_) => return None,
+                }
+            };
+        }
+        Some(column_of!(
+            Text, Int, Int4, Float, Bool, Date, Time, Json, Bytes
+        ))
+    }
+
+    /// The array type to cast its placeholder to, so that `UNNEST` knows each column's type.
+    pub fn array_type(&self) -> &'static str {
+        match self {
+            Column::Text(_) => "text[]",
+            Column::Int(_) => "int8[]",
+            Column::Int4(_) => "int4[]",
+            Column::Float(_) => "float8[]",
+            Column::Bool(_) => "bool[]",
+            Column::Date(_) => "date[]",
+            Column::Time(_) => "timestamptz[]",
+            Column::Json(_) => "jsonb[]",
+            Column::Bytes(_) => "bytea[]",
+        }
+    }
 }
 
 macro_rules! arg_from {
@@ -575,6 +653,17 @@ impl Arg {
             Arg::Time(v) => args.add(v),
             Arg::Json(v) => args.add(v),
             Arg::Bytes(v) => args.add(v),
+            Arg::Column(column) => match column {
+                Column::Text(v) => args.add(v),
+                Column::Int(v) => args.add(v),
+                Column::Int4(v) => args.add(v),
+                Column::Float(v) => args.add(v),
+                Column::Bool(v) => args.add(v),
+                Column::Date(v) => args.add(v),
+                Column::Time(v) => args.add(v),
+                Column::Json(v) => args.add(v),
+                Column::Bytes(v) => args.add(v),
+            },
         };
         result.map_err(sqlx::Error::Encode)
     }
@@ -594,6 +683,7 @@ impl Arg {
             }
             Arg::Json(v) => args.add(v.map(|j| j.to_string())),
             Arg::Bytes(v) => args.add(v),
+            Arg::Column(_) => return Err(sqlx::Error::Encode("SQLite has no array values".into())),
         };
         result.map_err(sqlx::Error::Encode)
     }
@@ -701,25 +791,27 @@ impl<T> Query<T> {
         self
     }
 
-    fn pg_args(&self) -> Result<PgArguments, sqlx::Error> {
+    /// The values, moved out for the driver (a bound column can hold thousands of values).
+    fn pg_args(&mut self) -> Result<PgArguments, sqlx::Error> {
         let mut args = PgArguments::default();
-        for arg in &self.args {
-            arg.clone().add_pg(&mut args)?;
+        for arg in std::mem::take(&mut self.args) {
+            arg.add_pg(&mut args)?;
         }
         Ok(args)
     }
 
-    fn sqlite_args(&self) -> Result<SqliteArguments<'static>, sqlx::Error> {
+    fn sqlite_args(&mut self) -> Result<SqliteArguments<'static>, sqlx::Error> {
         let mut args = SqliteArguments::default();
-        for arg in &self.args {
-            arg.clone().add_sqlite(&mut args)?;
+        for arg in std::mem::take(&mut self.args) {
+            arg.add_sqlite(&mut args)?;
         }
         Ok(args)
     }
 
     /// Runs the statement; returns how many rows it changed.
-    pub async fn execute<'e>(self, target: impl Into<Target<'e>>) -> Result<u64, sqlx::Error> {
-        let sql = self.sql.as_ref();
+    pub async fn execute<'e>(mut self, target: impl Into<Target<'e>>) -> Result<u64, sqlx::Error> {
+        let sql = std::mem::take(&mut self.sql);
+        let sql = sql.as_ref();
         let done = match target.into() {
             Target::PgPool(p) => sqlx::query_with(sql, self.pg_args()?)
                 .persistent(self.persistent)
@@ -747,8 +839,12 @@ impl<T> Query<T> {
 }
 
 impl<T: Row> Query<T> {
-    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<T>, sqlx::Error> {
-        let sql = self.sql.as_ref();
+    pub async fn fetch_all<'e>(
+        mut self,
+        target: impl Into<Target<'e>>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let sql = std::mem::take(&mut self.sql);
+        let sql = sql.as_ref();
         match target.into() {
             Target::PgPool(p) => {
                 sqlx::query_as_with(sql, self.pg_args()?)
@@ -778,10 +874,11 @@ impl<T: Row> Query<T> {
     }
 
     pub async fn fetch_optional<'e>(
-        self,
+        mut self,
         target: impl Into<Target<'e>>,
     ) -> Result<Option<T>, sqlx::Error> {
-        let sql = self.sql.as_ref();
+        let sql = std::mem::take(&mut self.sql);
+        let sql = sql.as_ref();
         match target.into() {
             Target::PgPool(p) => {
                 sqlx::query_as_with(sql, self.pg_args()?)
@@ -1006,5 +1103,27 @@ impl PersistedEventRepository for EventRepository {
             EventRepository::Postgres(r, _) => r.stream_all_events::<A>().await,
             EventRepository::Sqlite(r, _) => r.stream_all_events::<A>().await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_column_keeps_its_values_in_order_with_their_nulls() {
+        let values = vec![Arg::from("a"), Arg::Text(None), Arg::from("c")];
+        let column = Column::of(values);
+        assert_eq!(
+            column,
+            Some(Column::Text(vec![Some("a".into()), None, Some("c".into())]))
+        );
+        assert_eq!(column.map(|c| c.array_type()), Some("text[]"));
+    }
+
+    #[test]
+    fn a_column_of_mixed_kinds_or_of_nothing_is_refused() {
+        assert_eq!(Column::of(vec![Arg::from(1_i32), Arg::from("x")]), None);
+        assert_eq!(Column::of(Vec::new()), None);
     }
 }
