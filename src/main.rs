@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+// mimalloc, not the system allocator: a caseload request and a rebuild's batch allocate and
+// free many small strings and rows, and glibc's malloc and free were a fifth of the server's
+// samples under load (`perf record` of `desist serve`, 8 clients reading a caseload).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

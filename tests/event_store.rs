@@ -454,6 +454,48 @@ async fn migrations_run_twice_without_change() {
 }
 
 #[tokio::test]
+async fn a_list_of_ids_bound_as_one_value_finds_exactly_those_rows_however_many() {
+    use desist_store::db::{self, Arg};
+    let db = TestDb::new().await;
+    let pool = db.store.db();
+    db::query("CREATE TABLE listed (id text PRIMARY KEY)")
+        .execute(pool.writer())
+        .await
+        .unwrap();
+    // More ids than SQLite takes as placeholders in one statement, and ids that a JSON array
+    // or a SQL list must escape.
+    let mut ids: Vec<String> = (0..1_200).map(|i| format!("id-{i:04}")).collect();
+    ids.extend(["a,b", "it's", "\"quoted\"", "back\\slash"].map(String::from));
+    for id in &ids {
+        db::query("INSERT INTO listed (id) VALUES ($1)")
+            .bind(id)
+            .execute(pool.writer())
+            .await
+            .unwrap();
+    }
+    let wanted: Vec<String> = ids.iter().skip(1).step_by(2).cloned().collect();
+    let sql = format!(
+        "SELECT id FROM listed WHERE {} ORDER BY id",
+        db::any_of(pool.backend(), "id", 1)
+    );
+    let found: Vec<String> = db::query_scalar(sql.clone())
+        .bind(Arg::ids(wanted.iter().cloned()))
+        .fetch_all(pool.reader())
+        .await
+        .unwrap();
+    let mut expected = wanted.clone();
+    expected.sort();
+    assert_eq!(found, expected);
+    // The same statement with no ids finds nothing (an empty `IN ()` is an error).
+    let none: Vec<String> = db::query_scalar(sql)
+        .bind(Arg::ids(Vec::<String>::new()))
+        .fetch_all(pool.reader())
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
 async fn start_up_refuses_a_store_whose_events_are_ahead_of_the_transaction_counter() {
     if !common::only_on(desist_store::Backend::Postgres) {
         return;

@@ -32,23 +32,17 @@ pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), s
     let subjects: Vec<&String> = note.subject_ids.iter().collect();
     // On PostgreSQL one statement writes both (it commits on its own): every read of a
     // person's record is audited, and a transaction around two INSERTs was four round trips.
-    if pool.backend() == Backend::Postgres && db::id_lists(pool.backend(), &subjects).len() <= 1 {
-        let sql = if subjects.is_empty() {
-            RECORD.to_string()
-        } else {
-            let values: Vec<String> = (0..subjects.len())
-                .map(|i| format!("(${})", i + 9))
-                .collect();
-            format!(
-                "WITH record AS ({RECORD} RETURNING id)
-                 INSERT INTO audit_subjects (audit_id, subject_id)
-                 SELECT record.id, s.subject_id FROM record, (VALUES {}) AS s (subject_id)",
-                values.join(", ")
-            )
-        };
+    // The subjects go as one array, so the statement is the same for every request and stays
+    // prepared; the record is written even when the array is empty (a data-modifying WITH
+    // runs once whether or not its rows are used).
+    if pool.backend() == Backend::Postgres {
+        let sql = format!(
+            "WITH record AS ({RECORD} RETURNING id)
+             INSERT INTO audit_subjects (audit_id, subject_id)
+             SELECT record.id, s.subject_id FROM record, UNNEST($9::text[]) AS s (subject_id)"
+        );
         bind_record(db::query(sql), caller, note)
-            .bind_all(subjects)
-            .one_off()
+            .bind(db::Arg::ids(subjects.iter().map(|s| s.as_str())))
             .execute(pool.writer())
             .await?;
         return Ok(());
@@ -57,21 +51,15 @@ pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), s
     let (id,): (i64,) = bind_record(db::query_as(format!("{RECORD} RETURNING id")), caller, note)
         .fetch_one(&mut tx)
         .await?;
-    // One statement for a request's subjects (a caseload shows forty), not one each.
-    for chunk in db::id_lists(pool.backend(), &subjects) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("($1, ${})", i + 2))
-            .collect();
-        db::query(format!(
-            "INSERT INTO audit_subjects (audit_id, subject_id) VALUES {}",
-            rows.join(", ")
-        ))
-        .bind(id)
-        .bind_all(chunk.iter().copied())
-        .one_off()
-        .execute(&mut tx)
-        .await?;
-    }
+    // SQLite: one statement for a request's subjects (a caseload shows forty), not one each,
+    // the list bound as one JSON array.
+    db::query(
+        "INSERT INTO audit_subjects (audit_id, subject_id) SELECT $1, value FROM json_each($2)",
+    )
+    .bind(id)
+    .bind(db::Arg::ids(subjects.iter().map(|s| s.as_str())))
+    .execute(&mut tx)
+    .await?;
     tx.commit().await
 }
 

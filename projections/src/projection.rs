@@ -32,6 +32,10 @@ pub trait Projection: Send + Sync + 'static {
     const TABLES: &'static [&'static str];
     /// Statements creating the tables, with `{g}` for the generation suffix.
     const SCHEMA: &'static [&'static str];
+    /// Whether its readers look rows up by key, so that their plans depend on the tables'
+    /// statistics: a rebuilt generation is then analyzed before it goes live
+    /// ([`crate::registry::analyze`]). A projection read only whole has no plan to choose.
+    const READ_BY_KEY: bool = true;
 
     /// Applies a batch of events, in feed order, inside the batch's transaction (which also
     /// moves the checkpoint past them).

@@ -29,14 +29,16 @@ pub async fn compliance_facts(
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
     let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
-    // `WHERE {only("s.")}`: every subject, or the ones asked for (bound from `$1` on), of the
-    // table the prefix names. Tables are joined where that saves a statement: every caseload
-    // request runs these, and each statement is a round trip.
+    // `WHERE {only("s.")}`: every subject, or the ones asked for (bound as one list at `$1`),
+    // of the table the prefix names. Tables are joined where that saves a statement: every
+    // caseload request runs these, and each statement is a round trip. A list bound as one
+    // value keeps each statement's text the same, so it is prepared once per connection.
+    let backend = pool.backend();
     let everyone = only.is_none();
-    let only_ids: Vec<String> = only.map(<[String]>::to_vec).unwrap_or_default();
+    let only_ids: Vec<db::Arg> = only.map(db::Arg::ids).into_iter().collect();
     let only = |table: &str| match only {
         None => "TRUE".to_string(),
-        Some(ids) => format!("{table}subject_id IN ({})", db::placeholders(1, ids.len())),
+        Some(_) => db::any_of(backend, &format!("{table}subject_id"), 1),
     };
     // Each person, with each of their courses (a person without one: a row without).
     type PersonRow = (String, Option<String>, Option<NaiveDate>, Option<NaiveDate>);
@@ -47,7 +49,7 @@ pub async fn compliance_facts(
           WHERE {}",
         only("s.")
     ))
-    .bind_all(&only_ids)
+    .bind_all(only_ids.clone())
     .fetch_all(pool.reader())
     .await?;
     let mut enrolments = Vec::new();
@@ -67,9 +69,8 @@ pub async fn compliance_facts(
     let (enrolment_ids, of_enrolments) = if everyone {
         (Vec::new(), "TRUE".to_string())
     } else {
-        let ids: Vec<String> = enrolments.iter().map(|e| e.0.clone()).collect();
-        let filter = format!("enrolment_id IN ({})", db::placeholders(1, ids.len()));
-        (ids, filter)
+        let ids = db::Arg::ids(enrolments.iter().map(|e| e.0.clone()));
+        (vec![ids], db::any_of(backend, "enrolment_id", 1))
     };
     let mut by_enrolment: BTreeMap<String, (String, EnrolmentFacts)> = enrolments
         .into_iter()
@@ -94,7 +95,7 @@ pub async fn compliance_facts(
           WHERE {of_enrolments}
           ORDER BY global_position"
     ))
-    .bind_all(&enrolment_ids)
+    .bind_all(enrolment_ids.clone())
     .fetch_all(pool.reader())
     .await?;
     for (id, from, to) in pauses {
@@ -115,7 +116,7 @@ pub async fn compliance_facts(
           WHERE {of_enrolments}
           ORDER BY enrolment_id, scheduled_at"
     ))
-    .bind_all(&enrolment_ids)
+    .bind_all(enrolment_ids.clone())
     .fetch_all(pool.reader())
     .await?;
     for (id, held_at, state, absence, absence_resolved_on) in sessions {
@@ -133,7 +134,7 @@ pub async fn compliance_facts(
           WHERE {of_enrolments}
           ORDER BY global_position"
     ))
-    .bind_all(&enrolment_ids)
+    .bind_all(enrolment_ids.clone())
     .fetch_all(pool.reader())
     .await?;
     for (id, on, action) in actions {
@@ -145,7 +146,7 @@ pub async fn compliance_facts(
         "SELECT enrolment_id, raised_at, notify_probation, acknowledged_on FROM compliance_concerns
           WHERE {of_enrolments}"
     ))
-    .bind_all(&enrolment_ids)
+    .bind_all(enrolment_ids.clone())
     .fetch_all(pool.reader())
     .await?;
     for (id, raised_at, notify_probation, acknowledged_on) in concerns {
@@ -184,7 +185,7 @@ pub async fn compliance_facts(
           ORDER BY o.order_id, b.reported_on, b.breach_id",
         only("o.")
     ))
-    .bind_all(&only_ids)
+    .bind_all(only_ids.clone())
     .fetch_all(pool.reader())
     .await?;
     let mut by_order: BTreeMap<String, (String, OrderFacts)> = BTreeMap::new();
@@ -231,7 +232,7 @@ pub async fn compliance_facts(
           ORDER BY global_position",
         only("")
     ))
-    .bind_all(&only_ids)
+    .bind_all(only_ids.clone())
     .fetch_all(pool.reader())
     .await?;
     for (subject_id, assessed_on, a, b, c, d) in srp {

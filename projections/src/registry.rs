@@ -97,6 +97,24 @@ async fn publish<P: Projection>(
     Ok(())
 }
 
+/// Gathers the planner's statistics on `generation`'s tables, before it goes live. A rebuild
+/// fills them from empty, and until statistics exist every read planned against them guesses:
+/// at national scale a caseload took twice as long on a rebuilt, unanalyzed generation
+/// (8 clients, p95 62 ms against 25 ms once analyzed), and PostgreSQL's autovacuum, where it
+/// is on at all, analyzes a minute or more later.
+pub async fn analyze<P: Projection>(
+    pool: &Db,
+    generation: Generation,
+) -> Result<(), ProjectionError> {
+    for table in P::TABLES {
+        db::query(format!("ANALYZE {}", generation.table(table)))
+            .one_off()
+            .execute(pool.writer())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Makes `generation` live, retires the previous live generation and drops its tables.
 pub async fn make_live<P: Projection>(
     pool: &Db,

@@ -230,25 +230,21 @@ async fn select<R: TableRow>(
     table: &str,
     owners: &[&str],
 ) -> Result<Vec<R>, sqlx::Error> {
-    let mut rows = Vec::new();
-    // No owners, no statement (`chunks` of an empty list yields nothing).
-    for chunk in db::id_lists(tx.backend(), owners) {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {} IN ({})",
-            R::COLUMNS.join(", "),
-            g.table(table),
-            R::OWNER,
-            db::placeholders(1, chunk.len())
-        );
-        rows.extend(
-            db::query_as::<R>(sql)
-                .bind_all(chunk.iter().copied())
-                .one_off()
-                .fetch_all(&mut *tx)
-                .await?,
-        );
+    if owners.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(rows)
+    // The owners bound as one list: one prepared statement per table, where an `IN (…)` list
+    // of a batch's few hundred owners was parsed and planned again for every batch.
+    let sql = format!(
+        "SELECT {} FROM {} WHERE {}",
+        R::COLUMNS.join(", "),
+        g.table(table),
+        db::any_of(tx.backend(), R::OWNER, 1)
+    );
+    db::query_as::<R>(sql)
+        .bind(Arg::ids(owners.iter().copied()))
+        .fetch_all(&mut *tx)
+        .await
 }
 
 enum Conflict {

@@ -448,6 +448,9 @@ pub async fn rebuild<P: Projection>(
     let generation = registry::create_building::<P>(pool).await?;
     let runner = Runner::new(projection, pool.clone());
     let progress = runner.catch_up(generation, on_batch).await?;
+    if P::READ_BY_KEY {
+        registry::analyze::<P>(pool, generation).await?;
+    }
     registry::make_live::<P>(pool, generation).await?;
     // Events that committed between catching up and the switch are picked up by the live
     // runner, which now follows this generation from its checkpoint.

@@ -148,7 +148,16 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(max_connections)
                     .test_before_acquire(false)
-                    .connect_with(options.application_name("desist"))
+                    .connect_with(
+                        options
+                            .application_name("desist")
+                            // A page read at random costs little more than one read in order
+                            // when the views are cached, as a working set this size is. At
+                            // PostgreSQL's default (4, for spinning disks) a caseload's
+                            // breaches were found by scanning every breach of every order
+                            // (1.0 ms at national scale, 0.06 ms through the key).
+                            .options([("random_page_cost", "1.1")]),
+                    )
                     .await?;
                 let notifier = CommitNotifier::start(pool.clone());
                 Ok(Db::Postgres { pool, notifier })
@@ -641,6 +650,13 @@ where
 }
 
 impl Arg {
+    /// A list of ids bound as one value, for [`any_of`].
+    pub fn ids<I: IntoIterator<Item = S>, S: Into<String>>(ids: I) -> Arg {
+        Arg::Column(Column::Text(
+            ids.into_iter().map(|id| Some(id.into())).collect(),
+        ))
+    }
+
     fn add_pg(self, args: &mut PgArguments) -> Result<(), sqlx::Error> {
         use sqlx::Arguments;
         let result = match self {
@@ -683,6 +699,9 @@ impl Arg {
             }
             Arg::Json(v) => args.add(v.map(|j| j.to_string())),
             Arg::Bytes(v) => args.add(v),
+            // SQLite has no arrays: a list of ids goes as one JSON array, for `json_each`
+            // (see [`any_of`]). Other columns are written as VALUES lists there.
+            Arg::Column(Column::Text(ids)) => args.add(serde_json::to_string(&ids).ok()),
             Arg::Column(_) => return Err(sqlx::Error::Encode("SQLite has no array values".into())),
         };
         result.map_err(sqlx::Error::Encode)
@@ -698,6 +717,17 @@ pub fn placeholders(start: usize, count: usize) -> String {
     let mut list = String::with_capacity(count * 7);
     push_placeholders(&mut list, start, count);
     list
+}
+
+/// `column` is one of the ids bound at `$n` as one value ([`Arg::ids`]): `column = ANY($n)` on
+/// PostgreSQL, `column IN (SELECT value FROM json_each($n))` on SQLite. Unlike an `IN ($1, …)`
+/// list, the statement's text is the same however many ids there are, so it is prepared once
+/// and its plan kept: a caseload's statements were parsed and planned again for every request.
+pub fn any_of(backend: Backend, column: &str, n: usize) -> String {
+    match backend {
+        Backend::Postgres => format!("{column} = ANY(${n})"),
+        Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each(${n}))"),
+    }
 }
 
 /// `ids` in lists short enough for one `… IN (…)` statement each (at most a thousand, fewer

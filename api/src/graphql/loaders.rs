@@ -89,23 +89,22 @@ pub struct ViewLoader {
     pub pool: Db,
 }
 
-/// Rows of `sql` whose key is one of `keys` (`{keys}` in the SQL marks the list).
+/// Rows of `sql` whose `column` is one of `keys` (`{keys}` in the SQL marks where the
+/// condition goes), the keys bound as one list: the statement is the same however many keys a
+/// page holds, so it is prepared once.
 async fn load_by_keys<R: LoadedRow>(
     db: &Db,
     sql: String,
+    column: &str,
     keys: &[String],
 ) -> Result<Vec<R>, Arc<sqlx::Error>> {
-    let mut rows = Vec::with_capacity(keys.len());
-    for chunk in db::id_lists(db.backend(), keys) {
-        let sql = sql.replace("{keys}", &db::placeholders(1, chunk.len()));
-        let loaded: Vec<R> = db::query_as(sql)
-            .bind_all(chunk)
-            .fetch_all(db.reader())
-            .await
-            .map_err(Arc::new)?;
-        rows.extend(loaded.into_iter().map(LoadedRow::completed));
-    }
-    Ok(rows)
+    let sql = sql.replace("{keys}", &db::any_of(db.backend(), column, 1));
+    let rows: Vec<R> = db::query_as(sql)
+        .bind(db::Arg::ids(keys.iter().cloned()))
+        .fetch_all(db.reader())
+        .await
+        .map_err(Arc::new)?;
+    Ok(rows.into_iter().map(LoadedRow::completed).collect())
 }
 
 /// A row as loaders return it, with anything computed on load filled in.
@@ -135,7 +134,8 @@ macro_rules! loader {
             type Error = Arc<sqlx::Error>;
 
             async fn load(&self, keys: &[String]) -> Result<HashMap<String, $row>, Self::Error> {
-                let rows: Vec<$row> = load_by_keys(&self.0.pool, $sql, keys).await?;
+                let rows: Vec<$row> =
+                    load_by_keys(&self.0.pool, $sql, stringify!($key), keys).await?;
                 Ok(rows.into_iter().map(|r| (r.$key.clone(), r)).collect())
             }
         }
@@ -145,19 +145,19 @@ macro_rules! loader {
 loader!(
     ProgressLoader,
     ProgressRow,
-    format!("SELECT {PROGRESS_COLUMNS} FROM progress WHERE enrolment_id IN ({{keys}})"),
+    format!("SELECT {PROGRESS_COLUMNS} FROM progress WHERE {{keys}}"),
     enrolment_id
 );
 loader!(
     SubjectLoader,
     SubjectRow,
-    format!("SELECT {SUBJECT_COLUMNS} FROM compliance_subjects WHERE subject_id IN ({{keys}})"),
+    format!("SELECT {SUBJECT_COLUMNS} FROM compliance_subjects WHERE {{keys}}"),
     subject_id
 );
 loader!(
     OrderLoader,
     OrderRow,
-    format!("SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE order_id IN ({{keys}})"),
+    format!("SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE {{keys}}"),
     order_id
 );
 
@@ -175,7 +175,7 @@ macro_rules! many {
                 &self,
                 keys: &[String],
             ) -> Result<HashMap<String, Vec<$row>>, Self::Error> {
-                let rows: Vec<$row> = load_by_keys(&self.0.pool, $sql, keys).await?;
+                let rows: Vec<$row> = load_by_keys(&self.0.pool, $sql, "subject_id", keys).await?;
                 let mut by_subject: HashMap<String, Vec<$row>> = HashMap::new();
                 for row in rows {
                     by_subject
@@ -193,7 +193,7 @@ many!(
     EnrolmentsOfSubject,
     ProgressRow,
     format!(
-        "SELECT {PROGRESS_COLUMNS} FROM progress WHERE subject_id IN ({{keys}})
+        "SELECT {PROGRESS_COLUMNS} FROM progress WHERE {{keys}}
           ORDER BY referred_on, enrolment_id"
     )
 );
@@ -201,7 +201,7 @@ many!(
     OrdersOfSubject,
     OrderRow,
     format!(
-        "SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE subject_id IN ({{keys}})
+        "SELECT {ORDER_COLUMNS} FROM compliance_orders WHERE {{keys}}
           ORDER BY made_on, order_id"
     )
 );
