@@ -403,16 +403,22 @@ impl<'a> Pool<'a> {
     /// ("attempted to call begin_with at non-zero transaction depth" on SQLite). Finished in
     /// its task, the transaction is dropped there and rolled back as any other.
     pub async fn begin(self) -> Result<Tx, sqlx::Error> {
+        match self {
+            Pool::Postgres(_) => self.begin_with("BEGIN").await,
+            Pool::Sqlite(_) => self.begin_with("BEGIN IMMEDIATE").await,
+        }
+    }
+
+    /// Begins a transaction with `statement`, in a task of its own (see [`Pool::begin`]).
+    async fn begin_with(self, statement: &'static str) -> Result<Tx, sqlx::Error> {
         let begun = match self {
             Pool::Postgres(pool) => {
                 let pool = pool.clone();
-                tokio::spawn(async move { pool.begin().await.map(Tx::Postgres) })
+                tokio::spawn(async move { pool.begin_with(statement).await.map(Tx::Postgres) })
             }
             Pool::Sqlite(pool) => {
                 let pool = pool.clone();
-                tokio::spawn(
-                    async move { pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite) },
-                )
+                tokio::spawn(async move { pool.begin_with(statement).await.map(Tx::Sqlite) })
             }
         };
         begun
@@ -435,19 +441,17 @@ impl Pool<'_> {
         Ok(tx)
     }
 
-    /// Begins a read-only transaction that sees one consistent snapshot throughout (for
-    /// backups): REPEATABLE READ on PostgreSQL, a read transaction on SQLite (WAL).
+    /// Begins a read-only transaction that sees one consistent snapshot throughout (backups,
+    /// and reads that join several views, such as a caseload's compliance): REPEATABLE READ
+    /// on PostgreSQL, a read transaction on SQLite (WAL; use a reader pool).
     pub async fn begin_snapshot(self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .execute(&mut *tx)
-                    .await?;
-                Tx::Postgres(tx)
+        match self {
+            Pool::Postgres(_) => {
+                self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await
             }
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-        })
+            Pool::Sqlite(_) => self.begin_with("BEGIN").await,
+        }
     }
 }
 
