@@ -29,7 +29,7 @@ const RECORD: &str = "INSERT INTO audit_log (at, actor_id, role, agency, operati
 
 /// Writes one audit record for `note`, with a row per subject read, atomically.
 pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), sqlx::Error> {
-    let subjects: Vec<&String> = note.subject_ids.iter().collect();
+    let subjects = || db::Arg::ids(note.subject_ids.iter().map(String::as_str));
     // On PostgreSQL one statement writes both (it commits on its own): every read of a
     // person's record is audited, and a transaction around two INSERTs was four round trips.
     // The subjects go as one array, so the statement is the same for every request and stays
@@ -42,7 +42,7 @@ pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), s
              SELECT record.id, s.subject_id FROM record, UNNEST($9::text[]) AS s (subject_id)"
         );
         bind_record(db::query(sql), caller, note)
-            .bind(db::Arg::ids(subjects.iter().map(|s| s.as_str())))
+            .bind(subjects())
             .execute(pool.writer())
             .await?;
         return Ok(());
@@ -57,7 +57,7 @@ pub async fn write(pool: &Db, caller: &Caller, note: &AuditNote) -> Result<(), s
         "INSERT INTO audit_subjects (audit_id, subject_id) SELECT $1, value FROM json_each($2)",
     )
     .bind(id)
-    .bind(db::Arg::ids(subjects.iter().map(|s| s.as_str())))
+    .bind(subjects())
     .execute(&mut tx)
     .await?;
     tx.commit().await

@@ -314,17 +314,16 @@ pub async fn recorded_command_ids(
     store: &Store,
     command_ids: &[String],
 ) -> Result<std::collections::HashSet<String>, StoreError> {
-    let mut recorded = std::collections::HashSet::new();
-    for chunk in db::id_lists(store.db().backend(), command_ids) {
-        let sql = format!(
-            "SELECT command_id FROM command_log WHERE command_id IN ({})",
-            db::placeholders(1, chunk.len())
-        );
-        let ids: Vec<String> = db::query_scalar(sql)
-            .bind_all(chunk)
-            .fetch_all(store.db().reader())
-            .await?;
-        recorded.extend(ids);
+    if command_ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
     }
-    Ok(recorded)
+    let sql = format!(
+        "SELECT command_id FROM command_log WHERE {}",
+        db::any_of(store.db().backend(), "command_id", 1)
+    );
+    let ids: Vec<String> = db::query_scalar(sql)
+        .bind(db::Arg::ids(command_ids.iter().cloned()))
+        .fetch_all(store.db().reader())
+        .await?;
+    Ok(ids.into_iter().collect())
 }

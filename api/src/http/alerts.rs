@@ -191,18 +191,19 @@ async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<
         (enrolments, "compliance_enrolments", "enrolment_id"),
         (orders, "compliance_orders", "order_id"),
     ] {
-        let ids: Vec<String> = ids.into_iter().collect();
-        for chunk in desist_store::db::id_lists(app.store.db().backend(), &ids) {
-            let owners: Vec<String> = desist_store::db::query_scalar(format!(
-                "SELECT subject_id FROM {table} WHERE {key} IN ({})",
-                desist_store::db::placeholders(1, chunk.len())
-            ))
-            .bind_all(chunk)
-            .fetch_all(app.store.db().reader())
-            .await
-            .ok()?;
-            subjects.extend(owners);
+        if ids.is_empty() {
+            continue;
         }
+        let db = app.store.db();
+        let owners: Vec<String> = desist_store::db::query_scalar(format!(
+            "SELECT subject_id FROM {table} WHERE {}",
+            desist_store::db::any_of(db.backend(), key, 1)
+        ))
+        .bind(desist_store::db::Arg::ids(ids))
+        .fetch_all(db.reader())
+        .await
+        .ok()?;
+        subjects.extend(owners);
     }
     Some(subjects.into_iter().collect())
 }
