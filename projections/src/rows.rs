@@ -6,7 +6,7 @@
 //! change with a statement of its own spent the time on round trips: a rebuild ran at a few
 //! thousand events a second (docs/benchmarks.md).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use desist_store::db::{self, Arg, Backend, Column, Row, Tx};
 
@@ -133,6 +133,15 @@ impl<R: TableRow> Rows<R> {
 
     pub fn iter(&self) -> impl Iterator<Item = &R> {
         self.rows.values()
+    }
+
+    /// The rows of each owner, in key order.
+    pub fn by_owner(&self) -> HashMap<&str, Vec<&R>> {
+        let mut owned: HashMap<&str, Vec<&R>> = HashMap::new();
+        for row in self.rows.values() {
+            owned.entry(row.owner()).or_default().push(row);
+        }
+        owned
     }
 
     /// Writes every added or changed row back: the new ones inserted, the others upserted.
@@ -357,6 +366,11 @@ pub fn owners<'a>(
         .map(|e| e.feed.aggregate_id.as_str())
         .collect();
     ids.into_iter().collect()
+}
+
+/// The rows of `owner` in rows grouped by [`Rows::by_owner`]; none when it has none.
+pub fn owned_by<'m, 'r, R>(grouped: &'m HashMap<&str, Vec<&'r R>>, owner: &str) -> &'m [&'r R] {
+    grouped.get(owner).map_or(&[], Vec::as_slice)
 }
 
 /// Declares a row type of a projection table: the struct (its fields named as the table's
