@@ -34,6 +34,8 @@ pub async fn compliance_facts(
     // caseload request runs these, and each statement is a round trip. A list bound as one
     // value keeps each statement's text the same, so it is prepared once per connection.
     let backend = pool.backend();
+    // One connection for all of them (see `Pool::acquire`).
+    let mut conn = pool.reader().acquire().await?;
     let everyone = only.is_none();
     let only_ids: Vec<db::Arg> = only.map(db::Arg::ids).into_iter().collect();
     let only = |table: &str| match only {
@@ -50,7 +52,7 @@ pub async fn compliance_facts(
         only("s.")
     ))
     .bind_all(only_ids.clone())
-    .fetch_all(pool.reader())
+    .fetch_all(&mut conn)
     .await?;
     let mut enrolments = Vec::new();
     for (subject_id, enrolment_id, started_on, ended_on) in people {
@@ -96,7 +98,7 @@ pub async fn compliance_facts(
           ORDER BY global_position"
     ))
     .bind_all(enrolment_ids.clone())
-    .fetch_all(pool.reader())
+    .fetch_all(&mut conn)
     .await?;
     for (id, from, to) in pauses {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
@@ -117,7 +119,7 @@ pub async fn compliance_facts(
           ORDER BY enrolment_id, scheduled_at"
     ))
     .bind_all(enrolment_ids.clone())
-    .fetch_all(pool.reader())
+    .fetch_all(&mut conn)
     .await?;
     for (id, held_at, state, absence, absence_resolved_on) in sessions {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
@@ -135,7 +137,7 @@ pub async fn compliance_facts(
           ORDER BY global_position"
     ))
     .bind_all(enrolment_ids.clone())
-    .fetch_all(pool.reader())
+    .fetch_all(&mut conn)
     .await?;
     for (id, on, action) in actions {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
@@ -147,7 +149,7 @@ pub async fn compliance_facts(
           WHERE {of_enrolments}"
     ))
     .bind_all(enrolment_ids.clone())
-    .fetch_all(pool.reader())
+    .fetch_all(&mut conn)
     .await?;
     for (id, raised_at, notify_probation, acknowledged_on) in concerns {
         if let Some((_, e)) = by_enrolment.get_mut(&id) {
@@ -186,7 +188,7 @@ pub async fn compliance_facts(
         only("o.")
     ))
     .bind_all(only_ids.clone())
-    .fetch_all(pool.reader())
+    .fetch_all(&mut conn)
     .await?;
     let mut by_order: BTreeMap<String, (String, OrderFacts)> = BTreeMap::new();
     for (
@@ -233,7 +235,7 @@ pub async fn compliance_facts(
         only("")
     ))
     .bind_all(only_ids.clone())
-    .fetch_all(pool.reader())
+    .fetch_all(&mut conn)
     .await?;
     for (subject_id, assessed_on, a, b, c, d) in srp {
         if let Some(s) = subjects.get_mut(&subject_id) {

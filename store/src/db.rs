@@ -455,6 +455,34 @@ impl Pool<'_> {
     }
 }
 
+impl Pool<'_> {
+    /// Takes one connection from the pool for several statements in a row. Each statement
+    /// run on the pool itself takes a connection and gives it back, and sqlx tests every
+    /// connection it takes back with a round trip (`return_to_pool` pings it): a caseload's
+    /// seven statements cost seven more round trips that way.
+    pub async fn acquire(self) -> Result<Conn, sqlx::Error> {
+        Ok(match self {
+            Pool::Postgres(pool) => Conn::Postgres(pool.acquire().await?),
+            Pool::Sqlite(pool) => Conn::Sqlite(pool.acquire().await?),
+        })
+    }
+}
+
+/// A connection taken from a pool ([`Pool::acquire`]); dropped, it goes back.
+pub enum Conn {
+    Postgres(sqlx::pool::PoolConnection<Postgres>),
+    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+}
+
+impl Conn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Postgres(_) => Backend::Postgres,
+            Conn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
@@ -518,6 +546,15 @@ impl<'e> From<&'e mut PgConnection> for Target<'e> {
 impl<'e> From<&'e mut SqliteConnection> for Target<'e> {
     fn from(conn: &'e mut SqliteConnection) -> Self {
         Target::SqliteConn(conn)
+    }
+}
+
+impl<'e> From<&'e mut Conn> for Target<'e> {
+    fn from(conn: &'e mut Conn) -> Self {
+        match conn {
+            Conn::Postgres(c) => Target::PgConn(c),
+            Conn::Sqlite(c) => Target::SqliteConn(c),
+        }
     }
 }
 
