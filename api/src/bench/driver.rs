@@ -49,6 +49,11 @@ impl Latencies {
         })
     }
 
+    /// How many requests succeeded (and were timed).
+    pub fn count(&self) -> u64 {
+        self.histogram.len()
+    }
+
     pub fn per_second(&self) -> f64 {
         self.histogram.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }

@@ -257,13 +257,18 @@ async fn one_backend(
         ),
     ] {
         let p95_national = national.percentile_ms(95.0);
+        // With the number of requests each p95 is of: a window of few requests has a p95
+        // that one slow request (a first, uncached report) can be.
         let mut figure = Figure::new(
             backend,
-            format!("{name} query p95, national"),
+            format!("{name} query p95, national (n = {})", national.count()),
             p95_national,
             "ms",
         )
-        .against("same query, pilot", pilot.percentile_ms(95.0));
+        .against(
+            &format!("same query, pilot, n = {}", pilot.count()),
+            pilot.percentile_ms(95.0),
+        );
         if name.ends_with("8 clients") && backend == Backend::Postgres {
             let bound = if name.starts_with("caseload") {
                 20.0
