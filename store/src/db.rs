@@ -474,15 +474,6 @@ pub enum Conn {
     Sqlite(sqlx::pool::PoolConnection<Sqlite>),
 }
 
-impl Conn {
-    pub fn backend(&self) -> Backend {
-        match self {
-            Conn::Postgres(_) => Backend::Postgres,
-            Conn::Sqlite(_) => Backend::Sqlite,
-        }
-    }
-}
-
 /// A transaction on either backend. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
