@@ -441,9 +441,9 @@ impl Pool<'_> {
         Ok(tx)
     }
 
-    /// Begins a read-only transaction that sees one consistent snapshot throughout (backups,
-    /// and reads that join several views, such as a caseload's compliance): REPEATABLE READ
-    /// on PostgreSQL, a read transaction on SQLite (WAL; use a reader pool).
+    /// Begins a read-only transaction that sees one consistent snapshot throughout (for
+    /// backups): REPEATABLE READ on PostgreSQL, a read transaction on SQLite (WAL; use a
+    /// reader pool).
     pub async fn begin_snapshot(self) -> Result<Tx, sqlx::Error> {
         match self {
             Pool::Postgres(_) => {
@@ -453,9 +453,7 @@ impl Pool<'_> {
             Pool::Sqlite(_) => self.begin_with("BEGIN").await,
         }
     }
-}
 
-impl Pool<'_> {
     /// Takes one connection from the pool for several statements in a row. Each statement
     /// run on the pool itself takes a connection and gives it back, and sqlx tests every
     /// connection it takes back with a round trip (`return_to_pool` pings it): a caseload's
