@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::server::{master_key_text, token, SECRET};
 use common::TestDb;
 use desist_domain::Role;
+use desist_store::Backend;
 use serde_json::{json, Value};
 
 /// A free port on localhost (bound, then released for the server to take).
@@ -145,4 +146,48 @@ async fn killing_serve_during_a_stream_of_mutations_loses_no_acknowledged_comman
     wait_until_serving(&client, port).await;
     again.kill().unwrap();
     again.wait().unwrap();
+}
+
+/// Whether a commit made in `target`'s session waits for the disk: PostgreSQL's
+/// `synchronous_commit`, SQLite's `synchronous` (2 is FULL).
+async fn commits_wait_for_the_disk<'e>(target: impl Into<desist_store::db::Target<'e>>) -> bool {
+    let target = target.into();
+    match target.backend() {
+        Backend::Postgres => {
+            desist_store::db::query_scalar::<String>("SELECT current_setting('synchronous_commit')")
+                .fetch_one(target)
+                .await
+                .unwrap()
+                != "off"
+        }
+        Backend::Sqlite => {
+            desist_store::db::query_scalar::<i64>("PRAGMA synchronous")
+                .fetch_one(target)
+                .await
+                .unwrap()
+                >= 2
+        }
+    }
+}
+
+/// A view's batch can be derived again from events that are already durable, so its commit
+/// does not wait for the disk; the writer's next user (a command's append) waits again,
+/// whether the batch committed or was dropped half-way.
+#[tokio::test]
+async fn view_batches_skip_the_flush_and_the_writers_next_commit_waits_for_the_disk() {
+    let db = TestDb::new().await;
+    let writer = db.store.db().writer();
+
+    let mut batch = writer.begin_derived().await.unwrap();
+    assert!(!commits_wait_for_the_disk(&mut batch).await);
+    batch.commit().await.unwrap();
+    let mut command = writer.begin().await.unwrap();
+    assert!(commits_wait_for_the_disk(&mut command).await);
+    drop(command);
+    assert!(commits_wait_for_the_disk(writer).await);
+
+    let mut abandoned = writer.begin_derived().await.unwrap();
+    assert!(!commits_wait_for_the_disk(&mut abandoned).await);
+    drop(abandoned);
+    assert!(commits_wait_for_the_disk(writer).await);
 }

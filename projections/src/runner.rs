@@ -245,22 +245,17 @@ impl<P: Projection> Runner<P> {
                 }
             }
         }
-        let mut tx = self.db.writer().begin().await?;
+        // The commit need not wait for the disk: a batch lost in a crash is lost with its
+        // checkpoint, and applied again.
+        let mut tx = self.db.writer().begin_derived().await?;
         if tx.backend() == Backend::Postgres {
             // A batch reads its rows by their owner's id, always through the primary key. A
             // rebuild's tables grow from empty faster than autovacuum analyzes them, and
             // without statistics PostgreSQL guesses that a few hundred ids match most of
             // the table and scans all of it: the rebuild slowed as its tables grew.
-            // The commit need not wait for the disk: the views are derived from events that
-            // are already durable, and a batch lost in a crash is lost with its checkpoint
-            // (one transaction), so the runner applies it again. A command waits for its
-            // views, so each of their commits' flushes was on its path.
-            db::query(
-                "SELECT set_config('enable_seqscan', 'off', true), \
-                        set_config('synchronous_commit', 'off', true)",
-            )
-            .execute(&mut tx)
-            .await?;
+            db::query("SELECT set_config('enable_seqscan', 'off', true)")
+                .execute(&mut tx)
+                .await?;
         }
         // The checkpoint moves first, and only from where this batch began: that takes the
         // generation's row lock, so a runner whose predecessor's last commit is still in

@@ -174,11 +174,21 @@ impl Db {
                 // The one writer keeps a larger page cache (16 MB, not SQLite's 2 MB): a
                 // projection's batch reads and rewrites index pages all over a file that at
                 // national scale is a gigabyte.
-                // SQLite keeps sqlx's ping before each use: it is a round trip to the
-                // connection's worker thread, which is what makes the rollback of a transaction
+                // Every use of the writer starts with `synchronous = FULL`: a transaction
+                // of derived rows sets it lower for itself (`Pool::begin_derived`), and
+                // whatever its user left, the next one (a command's append) is durable again.
+                // That statement is also a round trip to the connection's worker thread (in
+                // place of sqlx's ping), which is what makes the rollback of a transaction
                 // dropped mid-way (a cancelled task) happen before the next `BEGIN`.
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, _| {
+                        Box::pin(async move {
+                            sqlx::Executor::execute(conn, "PRAGMA synchronous = FULL").await?;
+                            Ok(true)
+                        })
+                    })
                     .connect_with(options.clone().pragma("cache_size", "-16384"))
                     .await?;
                 let reader = SqlitePoolOptions::new()
@@ -406,6 +416,28 @@ impl<'a> Pool<'a> {
         match self {
             Pool::Postgres(_) => self.begin_with("BEGIN").await,
             Pool::Sqlite(_) => self.begin_with("BEGIN IMMEDIATE").await,
+        }
+    }
+
+    /// Begins a transaction of rows derived from events that are already durable (a view's
+    /// batch and its checkpoint, in one transaction): its commit does not wait for the disk.
+    /// A crash may lose it, checkpoint and all, and the runner then applies the same events
+    /// again; nothing acknowledged is lost. PostgreSQL: `synchronous_commit = off` for this
+    /// transaction. SQLite: `synchronous = NORMAL` until the connection goes back to the
+    /// pool (the writer is made `FULL` again before every use), and the next `FULL` commit
+    /// flushes the write-ahead log up to and including this one.
+    ///
+    /// A command waits for its views, so each of their commits' flushes was on its path.
+    pub async fn begin_derived(self) -> Result<Tx, sqlx::Error> {
+        match self {
+            Pool::Postgres(_) => {
+                self.begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                    .await
+            }
+            Pool::Sqlite(_) => {
+                self.begin_with("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
+                    .await
+            }
         }
     }
 
