@@ -427,7 +427,8 @@ impl<'a> Pool<'a> {
     /// pool (the writer is made `FULL` again before every use), and the next `FULL` commit
     /// flushes the write-ahead log up to and including this one.
     ///
-    /// A command waits for its views, so each of their commits' flushes was on its path.
+    /// A command waits for its views, so a flush at each of their commits would be on the
+    /// command's path.
     pub async fn begin_derived(self) -> Result<Tx, sqlx::Error> {
         match self {
             Pool::Postgres(_) => {
