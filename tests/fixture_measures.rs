@@ -6,7 +6,7 @@ mod common;
 use chrono::NaiveDate;
 use common::{fixture, import_pilot, TestDb};
 use desist_projections::measures::outcomes::Split;
-use desist_projections::queries::{compliance, outcome_report};
+use desist_projections::queries::{compliance, compliance_facts, outcome_report};
 use serde_json::{json, Value};
 
 const TOLERANCE: f64 = 1e-9;
@@ -79,13 +79,19 @@ async fn check(db: &TestDb, expected_file: &str) -> (usize, Vec<String>) {
     (compared, mismatches)
 }
 
-#[tokio::test]
-async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
+/// A fresh database holding the pilot fixture, with every view caught up.
+async fn pilot() -> TestDb {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
     desist_projections::catch_up_all(db.store.db())
         .await
         .expect("projections catch up");
+    db
+}
+
+#[tokio::test]
+async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
+    let db = pilot().await;
     let (late, mut mismatches) = check(&db, "pilot-small.expected-2025-06-30.json").await;
     let (early, more) = check(&db, "pilot-small.expected-2023-05-15.json").await;
     mismatches.extend(more);
@@ -107,16 +113,43 @@ async fn the_measures_reproduce_the_independent_values_for_the_pilot_fixture() {
 
 #[tokio::test]
 async fn compliance_for_some_subjects_equals_their_part_of_everyones() {
-    let db = TestDb::new().await;
-    import_pilot(&db.store).await;
-    desist_projections::catch_up_all(db.store.db())
-        .await
-        .unwrap();
+    let db = pilot().await;
     let as_of: NaiveDate = "2023-05-15".parse().unwrap();
     let everyone = compliance(db.store.db(), as_of, None).await.unwrap();
     let some: Vec<String> = ["S030004", "S030005", "S030098"].map(String::from).to_vec();
     let theirs = compliance(db.store.db(), as_of, Some(&some)).await.unwrap();
     assert_eq!(theirs.len(), 3);
+    for id in &some {
+        assert_eq!(theirs[id], everyone[id], "{id}");
+    }
+}
+
+#[tokio::test]
+async fn compliance_facts_list_sessions_by_time_and_breaches_by_report_date() {
+    let db = pilot().await;
+    let everyone = compliance_facts(db.store.db(), None).await.unwrap();
+    let (mut sessions, mut breaches) = (0, 0);
+    for facts in everyone.values() {
+        for enrolment in &facts.enrolments {
+            let times: Vec<_> = enrolment.sessions.iter().map(|s| s.held_at).collect();
+            assert!(times.is_sorted(), "{}: {times:?}", enrolment.enrolment_id);
+            sessions += times.len();
+        }
+        for order in &facts.orders {
+            let reported: Vec<_> = order.breaches.iter().map(|b| b.reported_on).collect();
+            assert!(reported.is_sorted(), "{}: {reported:?}", order.order_id);
+            breaches += reported.len();
+        }
+    }
+    // The fixture has courses of many sessions and orders with more than one breach.
+    assert!(
+        sessions > 1000 && breaches > 10,
+        "{sessions} sessions, {breaches} breaches"
+    );
+    // A few people's facts, read on their own, are exactly their part of everyone's.
+    let some: Vec<String> = everyone.keys().step_by(7).cloned().collect();
+    let theirs = compliance_facts(db.store.db(), Some(&some)).await.unwrap();
+    assert_eq!(theirs.len(), some.len());
     for id in &some {
         assert_eq!(theirs[id], everyone[id], "{id}");
     }

@@ -30,9 +30,10 @@ pub async fn compliance_facts(
 ) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
     let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
     // `WHERE {only("s.")}`: every subject, or the ones asked for (bound as one list at `$1`),
-    // of the table the prefix names. Tables are joined where that saves a statement: every
-    // caseload request runs these, and each statement is a round trip. A list bound as one
-    // value keeps each statement's text the same, so it is prepared once per connection.
+    // of the table the prefix names. Two statements in all (the people and their courses, then
+    // every other fact): every caseload request runs them, and each statement is a round trip.
+    // A list bound as one value keeps each statement's text the same, so it is prepared once
+    // per connection.
     let backend = pool.backend();
     // One connection for all of them (see `Pool::acquire`).
     let mut conn = pool.reader().acquire().await?;
@@ -68,12 +69,12 @@ pub async fn compliance_facts(
     }
     // The courses' own rows by their ids: an explicit list is an index lookup whatever the
     // planner knows about the tables.
-    let (enrolment_ids, of_enrolments) = if everyone {
-        (Vec::new(), "TRUE".to_string())
-    } else {
-        let ids = db::Arg::ids(enrolments.iter().map(|e| e.0.clone()));
-        (vec![ids], db::any_of(backend, "enrolment_id", 1))
-    };
+    let mut of_enrolments = "TRUE".to_string();
+    let mut args = only_ids;
+    if !everyone {
+        args.push(db::Arg::ids(enrolments.iter().map(|e| e.0.clone())));
+        of_enrolments = db::any_of(backend, "enrolment_id", 2);
+    }
     let mut by_enrolment: BTreeMap<String, (String, EnrolmentFacts)> = enrolments
         .into_iter()
         .map(|(enrolment_id, subject_id, started_on, ended_on)| {
@@ -92,72 +93,52 @@ pub async fn compliance_facts(
         })
         .collect();
 
-    let pauses: Vec<(String, NaiveDate, Option<NaiveDate>)> = db::query_as(format!(
-        "SELECT enrolment_id, paused_on, resumed_on FROM compliance_pauses
-          WHERE {of_enrolments}
-          ORDER BY global_position"
-    ))
-    .bind_all(enrolment_ids.clone())
-    .fetch_all(&mut conn)
-    .await?;
-    for (id, from, to) in pauses {
-        if let Some((_, e)) = by_enrolment.get_mut(&id) {
-            e.pauses.push((from, to));
-        }
-    }
-    type SessionRow = (
-        String,
-        DateTime<Utc>,
-        String,
-        Option<String>,
-        Option<NaiveDate>,
-    );
-    let sessions: Vec<SessionRow> = db::query_as(format!(
-        "SELECT enrolment_id, scheduled_at, state, absence, absence_resolved_on
-           FROM compliance_sessions
-          WHERE {of_enrolments}
-          ORDER BY enrolment_id, scheduled_at"
-    ))
-    .bind_all(enrolment_ids.clone())
-    .fetch_all(&mut conn)
-    .await?;
-    for (id, held_at, state, absence, absence_resolved_on) in sessions {
-        if let Some((_, e)) = by_enrolment.get_mut(&id) {
-            e.sessions.push(SessionFact {
-                held_at,
-                state,
-                absence,
-                absence_resolved_on,
-            });
-        }
-    }
-    let actions: Vec<(String, NaiveDate, String)> = db::query_as(format!(
-        "SELECT enrolment_id, action_on, action FROM compliance_enforcement
-          WHERE {of_enrolments}
-          ORDER BY global_position"
-    ))
-    .bind_all(enrolment_ids.clone())
-    .fetch_all(&mut conn)
-    .await?;
-    for (id, on, action) in actions {
-        if let Some((_, e)) = by_enrolment.get_mut(&id) {
-            e.enforcement.push((on, action));
-        }
-    }
-    let concerns: Vec<(String, DateTime<Utc>, bool, Option<NaiveDate>)> = db::query_as(format!(
-        "SELECT enrolment_id, raised_at, notify_probation, acknowledged_on FROM compliance_concerns
-          WHERE {of_enrolments}"
-    ))
-    .bind_all(enrolment_ids.clone())
-    .fetch_all(&mut conn)
-    .await?;
-    for (id, raised_at, notify_probation, acknowledged_on) in concerns {
-        if let Some((_, e)) = by_enrolment.get_mut(&id) {
-            e.concerns.push(ConcernFact {
-                raised_at,
-                notify_probation,
-                acknowledged_on,
-            });
+    let mut facts: Vec<FactRow> = db::query_as(facts_sql(&of_enrolments, &only("o."), &only("")))
+        .bind_all(args)
+        .fetch_all(&mut conn)
+        .await?;
+    facts.sort_by(|a, b| a.order().cmp(&b.order()));
+    let mut by_order: BTreeMap<String, (String, OrderFacts)> = BTreeMap::new();
+    for fact in facts {
+        match fact.kind {
+            PAUSE | SESSION | ENFORCEMENT | CONCERN => {
+                if let Some((_, e)) = by_enrolment.get_mut(&fact.key) {
+                    add_course_fact(e, fact)?;
+                }
+            }
+            ORDER => {
+                let subject_id = required(fact.t1, "subject_id")?;
+                let made_on = required(fact.d1, "made_on")?;
+                let (_, order) = by_order.entry(fact.key.clone()).or_insert_with(|| {
+                    let order = OrderFacts {
+                        order_id: fact.key,
+                        made_on,
+                        ends_on: fact.d2,
+                        served_on: fact.d3,
+                        discharged_on: fact.d4,
+                        initial_notification_on: fact.d5,
+                        breaches: Vec::new(),
+                    };
+                    (subject_id, order)
+                });
+                if let Some(reported_on) = fact.d6 {
+                    order.breaches.push(BreachFact {
+                        reported_on,
+                        first_outcome_on: fact.d7,
+                    });
+                }
+            }
+            SRP => {
+                if let Some(s) = subjects.get_mut(&fact.key) {
+                    let high = [fact.t1, fact.t2, fact.t3, fact.t4]
+                        .map(|rating| rating.as_deref() == Some("high"));
+                    s.srp.push(SrpFact {
+                        assessed_on: required(fact.d1, "assessed_on")?,
+                        high,
+                    });
+                }
+            }
+            other => return Err(unknown_fact(other).into()),
         }
     }
     for (_, (subject_id, e)) in by_enrolment {
@@ -165,87 +146,126 @@ pub async fn compliance_facts(
             s.enrolments.push(e);
         }
     }
-
-    // Each order, with each of its breaches (an order without one: a row without).
-    type OrderRow = (
-        String,
-        String,
-        NaiveDate,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-        Option<NaiveDate>,
-    );
-    let orders: Vec<OrderRow> = db::query_as(format!(
-        "SELECT o.order_id, o.subject_id, o.made_on, o.ends_on, o.served_on, o.discharged_on,
-                o.initial_notification_on, b.reported_on, b.first_outcome_on
-           FROM compliance_orders o
-           LEFT JOIN compliance_breaches b ON b.order_id = o.order_id
-          WHERE {}
-          ORDER BY o.order_id, b.reported_on, b.breach_id",
-        only("o.")
-    ))
-    .bind_all(only_ids.clone())
-    .fetch_all(&mut conn)
-    .await?;
-    let mut by_order: BTreeMap<String, (String, OrderFacts)> = BTreeMap::new();
-    for (
-        order_id,
-        subject_id,
-        made_on,
-        ends_on,
-        served_on,
-        discharged_on,
-        notified,
-        reported,
-        outcome,
-    ) in orders
-    {
-        let (_, order) = by_order.entry(order_id.clone()).or_insert_with(|| {
-            let order = OrderFacts {
-                order_id,
-                made_on,
-                ends_on,
-                served_on,
-                discharged_on,
-                initial_notification_on: notified,
-                breaches: Vec::new(),
-            };
-            (subject_id, order)
-        });
-        if let Some(reported_on) = reported {
-            order.breaches.push(BreachFact {
-                reported_on,
-                first_outcome_on: outcome,
-            });
-        }
-    }
     for (_, (subject_id, order)) in by_order {
         if let Some(s) = subjects.get_mut(&subject_id) {
             s.orders.push(order);
         }
     }
-
-    let srp: Vec<(String, NaiveDate, String, String, String, String)> = db::query_as(format!(
-        "SELECT subject_id, assessed_on, violence, persistence, recurrence, psychosocial_damage
-           FROM compliance_risk WHERE {}
-          ORDER BY global_position",
-        only("")
-    ))
-    .bind_all(only_ids.clone())
-    .fetch_all(&mut conn)
-    .await?;
-    for (subject_id, assessed_on, a, b, c, d) in srp {
-        if let Some(s) = subjects.get_mut(&subject_id) {
-            s.srp.push(SrpFact {
-                assessed_on,
-                high: [a, b, c, d].map(|r| r == "high"),
-            });
-        }
-    }
     Ok(subjects)
+}
+
+// What a row of `facts_sql` is, in its `kind` column.
+const PAUSE: i32 = 1;
+const SESSION: i32 = 2;
+const ENFORCEMENT: i32 = 3;
+const CONCERN: i32 = 4;
+const ORDER: i32 = 5;
+const SRP: i32 = 6;
+
+/// Every compliance fact of the courses `of_enrolments` selects and of the people `of_orders`
+/// and `of_risk` select, in one statement: a caseload request reads them all, and each
+/// statement is a round trip to the database (six of them were most of a caseload's cost).
+/// Each source's rows are put in the same generic columns, told apart by `kind`: `key` is the
+/// course, order or person the fact belongs to, `t1`…`t4` text, `d1`…`d7` dates, `at` a time.
+/// The first branch types every column (PostgreSQL resolves a UNION's types a pair at a time).
+fn facts_sql(of_enrolments: &str, of_orders: &str, of_risk: &str) -> String {
+    format!(
+        "SELECT {PAUSE} AS kind, enrolment_id AS key, CAST(NULL AS TEXT) AS t1,
+                CAST(NULL AS TEXT) AS t2, CAST(NULL AS TEXT) AS t3, CAST(NULL AS TEXT) AS t4,
+                global_position AS seq, paused_on AS d1, resumed_on AS d2,
+                CAST(NULL AS DATE) AS d3, CAST(NULL AS DATE) AS d4, CAST(NULL AS DATE) AS d5,
+                CAST(NULL AS DATE) AS d6, CAST(NULL AS DATE) AS d7,
+                CAST(NULL AS TIMESTAMPTZ) AS at, CAST(NULL AS BOOLEAN) AS flag
+           FROM compliance_pauses WHERE {of_enrolments}
+         UNION ALL
+         SELECT {SESSION}, enrolment_id, state, absence, NULL, NULL, NULL,
+                absence_resolved_on, NULL, NULL, NULL, NULL, NULL, NULL, scheduled_at, NULL
+           FROM compliance_sessions WHERE {of_enrolments}
+         UNION ALL
+         SELECT {ENFORCEMENT}, enrolment_id, action, NULL, NULL, NULL, global_position,
+                action_on, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+           FROM compliance_enforcement WHERE {of_enrolments}
+         UNION ALL
+         SELECT {CONCERN}, enrolment_id, NULL, NULL, NULL, NULL, NULL,
+                acknowledged_on, NULL, NULL, NULL, NULL, NULL, NULL, raised_at, notify_probation
+           FROM compliance_concerns WHERE {of_enrolments}
+         UNION ALL
+         SELECT {ORDER}, o.order_id, o.subject_id, b.breach_id, NULL, NULL, NULL,
+                o.made_on, o.ends_on, o.served_on, o.discharged_on, o.initial_notification_on,
+                b.reported_on, b.first_outcome_on, NULL, NULL
+           FROM compliance_orders o
+           LEFT JOIN compliance_breaches b ON b.order_id = o.order_id
+          WHERE {of_orders}
+         UNION ALL
+         SELECT {SRP}, subject_id, violence, persistence, recurrence, psychosocial_damage,
+                global_position, assessed_on, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+           FROM compliance_risk WHERE {of_risk}"
+    )
+}
+
+/// One row of [`facts_sql`].
+#[derive(sqlx::FromRow)]
+struct FactRow {
+    kind: i32,
+    key: String,
+    t1: Option<String>,
+    t2: Option<String>,
+    t3: Option<String>,
+    t4: Option<String>,
+    seq: Option<i64>,
+    d1: Option<NaiveDate>,
+    d2: Option<NaiveDate>,
+    d3: Option<NaiveDate>,
+    d4: Option<NaiveDate>,
+    d5: Option<NaiveDate>,
+    d6: Option<NaiveDate>,
+    d7: Option<NaiveDate>,
+    at: Option<DateTime<Utc>>,
+    flag: Option<bool>,
+}
+
+impl FactRow {
+    /// The order each source's facts are kept in, sorted here rather than by the database (a
+    /// text sort there was a third of the sessions' cost): pauses, enforcement actions and
+    /// risk assessments as recorded (`seq`), sessions by their time, breaches by the date they
+    /// were reported and then by id.
+    fn order(&self) -> impl Ord + '_ {
+        let breach = (self.kind == ORDER).then_some((self.d6, self.t2.as_deref()));
+        (self.kind, self.seq, self.at, breach)
+    }
+}
+
+/// Adds a fact of one of the course's own sources to its facts.
+fn add_course_fact(e: &mut EnrolmentFacts, fact: FactRow) -> Result<(), sqlx::Error> {
+    match fact.kind {
+        PAUSE => e.pauses.push((required(fact.d1, "paused_on")?, fact.d2)),
+        SESSION => e.sessions.push(SessionFact {
+            held_at: required(fact.at, "scheduled_at")?,
+            state: required(fact.t1, "state")?,
+            absence: fact.t2,
+            absence_resolved_on: fact.d1,
+        }),
+        ENFORCEMENT => {
+            let on = required(fact.d1, "action_on")?;
+            e.enforcement.push((on, required(fact.t1, "action")?));
+        }
+        CONCERN => e.concerns.push(ConcernFact {
+            raised_at: required(fact.at, "raised_at")?,
+            notify_probation: required(fact.flag, "notify_probation")?,
+            acknowledged_on: fact.d1,
+        }),
+        other => return Err(unknown_fact(other)),
+    }
+    Ok(())
+}
+
+fn unknown_fact(kind: i32) -> sqlx::Error {
+    sqlx::Error::Decode(format!("compliance view: unknown fact kind {kind}").into())
+}
+
+/// A column the view never leaves empty.
+fn required<T>(value: Option<T>, column: &'static str) -> Result<T, sqlx::Error> {
+    value.ok_or_else(|| sqlx::Error::Decode(format!("compliance view: {column} is NULL").into()))
 }
 
 /// The compliance status on `as_of` of the subjects in `only` (all when `None`).
