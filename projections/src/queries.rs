@@ -30,8 +30,9 @@ pub async fn compliance_facts(
 ) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
     let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
     // `WHERE {only("s.")}`: every subject, or the ones asked for (bound as one list at `$1`),
-    // of the table the prefix names. Two statements in all (the people and their courses, then
-    // every other fact): every caseload request runs them, and each statement is a round trip.
+    // of the table the prefix names. Three statements in all (the people and their courses,
+    // the courses' sessions, then every other fact): every caseload request runs them, and
+    // each statement is a round trip.
     // A list bound as one value keeps each statement's text the same, so it is prepared once
     // per connection.
     let backend = pool.backend();
@@ -69,11 +70,14 @@ pub async fn compliance_facts(
     }
     // The courses' own rows by their ids: an explicit list is an index lookup whatever the
     // planner knows about the tables.
-    let mut of_enrolments = "TRUE".to_string();
-    let mut args = only_ids;
+    let (mut of_enrolments, mut sessions_of) = ("TRUE".to_string(), "TRUE".to_string());
+    let (mut args, mut session_args) = (only_ids, Vec::new());
     if !everyone {
-        args.push(db::Arg::ids(enrolments.iter().map(|e| e.0.clone())));
+        let ids = db::Arg::ids(enrolments.iter().map(|e| e.0.clone()));
+        args.push(ids.clone());
+        session_args.push(ids);
         of_enrolments = db::any_of(backend, "enrolment_id", 2);
+        sessions_of = db::any_of(backend, "enrolment_id", 1);
     }
     let mut by_enrolment: BTreeMap<String, (String, EnrolmentFacts)> = enrolments
         .into_iter()
@@ -93,15 +97,47 @@ pub async fn compliance_facts(
         })
         .collect();
 
-    let mut facts: Vec<FactRow> = db::query_as(facts_sql(&of_enrolments, &only("o."), &only("")))
+    // Sessions, twelve a course, are most of the facts, and have a narrow statement of their
+    // own: SQLite's driver copies every column of every row, NULL or not, so as rows of the
+    // wide statement below they cost SQLite's reads a fifth more CPU (docs/benchmarks.md).
+    type SessionRow = (
+        String,
+        DateTime<Utc>,
+        String,
+        Option<String>,
+        Option<NaiveDate>,
+    );
+    let mut sessions: Vec<SessionRow> = db::query_as(format!(
+        "SELECT enrolment_id, scheduled_at, state, absence, absence_resolved_on
+           FROM compliance_sessions
+          WHERE {sessions_of}"
+    ))
+    .bind_all(session_args)
+    .fetch_all(&mut conn)
+    .await?;
+    // By their time, sorted here: PostgreSQL sorted by the text key too, in the database's
+    // collation, a third of the statement's time.
+    sessions.sort_by_key(|s| s.1);
+    for (id, held_at, state, absence, absence_resolved_on) in sessions {
+        if let Some((_, e)) = by_enrolment.get_mut(&id) {
+            e.sessions.push(SessionFact {
+                held_at,
+                state,
+                absence,
+                absence_resolved_on,
+            });
+        }
+    }
+    let facts: Vec<FactColumns> = db::query_as(facts_sql(&of_enrolments, &only("o."), &only("")))
         .bind_all(args)
         .fetch_all(&mut conn)
         .await?;
+    let mut facts: Vec<FactRow> = facts.into_iter().map(FactRow::from).collect();
     facts.sort_by(|a, b| a.order().cmp(&b.order()));
     let mut by_order: BTreeMap<String, (String, OrderFacts)> = BTreeMap::new();
     for fact in facts {
         match fact.kind {
-            PAUSE | SESSION | ENFORCEMENT | CONCERN => {
+            PAUSE | ENFORCEMENT | CONCERN => {
                 if let Some((_, e)) = by_enrolment.get_mut(&fact.key) {
                     add_course_fact(e, fact)?;
                 }
@@ -156,15 +192,16 @@ pub async fn compliance_facts(
 
 // What a row of `facts_sql` is, in its `kind` column.
 const PAUSE: i32 = 1;
-const SESSION: i32 = 2;
-const ENFORCEMENT: i32 = 3;
-const CONCERN: i32 = 4;
-const ORDER: i32 = 5;
-const SRP: i32 = 6;
+const ENFORCEMENT: i32 = 2;
+const CONCERN: i32 = 3;
+const ORDER: i32 = 4;
+const SRP: i32 = 5;
 
-/// Every compliance fact of the courses `of_enrolments` selects and of the people `of_orders`
-/// and `of_risk` select, in one statement: a caseload request reads them all, and each
-/// statement is a round trip to the database (six of them were most of a caseload's cost).
+/// The compliance facts other than sessions of the courses `of_enrolments` selects and of the
+/// people `of_orders` and `of_risk` select, in one statement: a caseload request reads them
+/// all, and each statement is a round trip with its own protocol, TLS and binding work in
+/// PostgreSQL (seven statements with the sessions cost it a fifth more CPU a caseload than
+/// three).
 /// Each source's rows are put in the same generic columns, told apart by `kind`: `key` is the
 /// course, order or person the fact belongs to, `t1`…`t4` text, `d1`…`d7` dates, `at` a time.
 /// The first branch types every column (PostgreSQL resolves a UNION's types a pair at a time).
@@ -177,10 +214,6 @@ fn facts_sql(of_enrolments: &str, of_orders: &str, of_risk: &str) -> String {
                 CAST(NULL AS DATE) AS d6, CAST(NULL AS DATE) AS d7,
                 CAST(NULL AS TIMESTAMPTZ) AS at, CAST(NULL AS BOOLEAN) AS flag
            FROM compliance_pauses WHERE {of_enrolments}
-         UNION ALL
-         SELECT {SESSION}, enrolment_id, state, absence, NULL, NULL, NULL,
-                absence_resolved_on, NULL, NULL, NULL, NULL, NULL, NULL, scheduled_at, NULL
-           FROM compliance_sessions WHERE {of_enrolments}
          UNION ALL
          SELECT {ENFORCEMENT}, enrolment_id, action, NULL, NULL, NULL, global_position,
                 action_on, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
@@ -204,7 +237,6 @@ fn facts_sql(of_enrolments: &str, of_orders: &str, of_risk: &str) -> String {
 }
 
 /// One row of [`facts_sql`].
-#[derive(sqlx::FromRow)]
 struct FactRow {
     kind: i32,
     key: String,
@@ -224,11 +256,55 @@ struct FactRow {
     flag: Option<bool>,
 }
 
+/// [`FactRow`]'s columns, decoded by position: by name, each value is a hash lookup.
+type FactColumns = (
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<NaiveDate>,
+    Option<DateTime<Utc>>,
+    Option<bool>,
+);
+
+impl From<FactColumns> for FactRow {
+    fn from(
+        (kind, key, t1, t2, t3, t4, seq, d1, d2, d3, d4, d5, d6, d7, at, flag): FactColumns,
+    ) -> Self {
+        FactRow {
+            kind,
+            key,
+            t1,
+            t2,
+            t3,
+            t4,
+            seq,
+            d1,
+            d2,
+            d3,
+            d4,
+            d5,
+            d6,
+            d7,
+            at,
+            flag,
+        }
+    }
+}
+
 impl FactRow {
-    /// The order each source's facts are kept in, sorted here rather than by the database (a
-    /// text sort there was a third of the sessions' cost): pauses, enforcement actions and
-    /// risk assessments as recorded (`seq`), sessions by their time, breaches by the date they
-    /// were reported and then by id.
+    /// The order each source's facts are kept in, sorted here rather than by the database:
+    /// pauses, enforcement actions and risk assessments as recorded (`seq`), concerns by when
+    /// they were raised, breaches by the date they were reported and then by id.
     fn order(&self) -> impl Ord + '_ {
         let breach = (self.kind == ORDER).then_some((self.d6, self.t2.as_deref()));
         (self.kind, self.seq, self.at, breach)
@@ -239,12 +315,6 @@ impl FactRow {
 fn add_course_fact(e: &mut EnrolmentFacts, fact: FactRow) -> Result<(), sqlx::Error> {
     match fact.kind {
         PAUSE => e.pauses.push((required(fact.d1, "paused_on")?, fact.d2)),
-        SESSION => e.sessions.push(SessionFact {
-            held_at: required(fact.at, "scheduled_at")?,
-            state: required(fact.t1, "state")?,
-            absence: fact.t2,
-            absence_resolved_on: fact.d1,
-        }),
         ENFORCEMENT => {
             let on = required(fact.d1, "action_on")?;
             e.enforcement.push((on, required(fact.t1, "action")?));
