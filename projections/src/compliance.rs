@@ -23,7 +23,7 @@ pub struct ComplianceProjection;
 impl Projection for ComplianceProjection {
     const NAME: &'static str = "compliance";
     /// 2: subjects carry their offender manager.
-    const VERSION: i32 = 2;
+    const VERSION: i32 = 3;
     const TABLES: &'static [&'static str] = &[
         "compliance_subjects",
         "compliance_enrolments",
@@ -37,15 +37,15 @@ impl Projection for ComplianceProjection {
     ];
     const SCHEMA: &'static [&'static str] = &[
         "CREATE TABLE compliance_subjects{g} (
-            subject_id text PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL,
+            subject_id {id} PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL,
             sex text NOT NULL, offender_manager text)",
         "CREATE INDEX compliance_subjects{g}_offender_manager ON compliance_subjects{g} (offender_manager)",
         "CREATE TABLE compliance_enrolments{g} (
-            enrolment_id text PRIMARY KEY, subject_id text NOT NULL, practitioner text,
+            enrolment_id {id} PRIMARY KEY, subject_id {id} NOT NULL, practitioner text,
             status text NOT NULL, started_on date, ended_on date, end_kind text)",
         "CREATE INDEX compliance_enrolments{g}_subject_id ON compliance_enrolments{g} (subject_id)",
         "CREATE TABLE compliance_pauses{g} (
-            enrolment_id text NOT NULL, global_position bigint PRIMARY KEY,
+            enrolment_id {id} NOT NULL, global_position bigint PRIMARY KEY,
             paused_on date NOT NULL, resumed_on date)",
         "CREATE INDEX compliance_pauses{g}_enrolment_id ON compliance_pauses{g} (enrolment_id)",
         concat!(
@@ -54,25 +54,25 @@ impl Projection for ComplianceProjection {
             ")"
         ),
         "CREATE TABLE compliance_enforcement{g} (
-            global_position bigint PRIMARY KEY, enrolment_id text NOT NULL,
+            global_position bigint PRIMARY KEY, enrolment_id {id} NOT NULL,
             action_on date NOT NULL, action text NOT NULL)",
         "CREATE INDEX compliance_enforcement{g}_enrolment_id ON compliance_enforcement{g} (enrolment_id)",
         "CREATE TABLE compliance_orders{g} (
-            order_id text PRIMARY KEY, subject_id text NOT NULL, kind text NOT NULL,
+            order_id {id} PRIMARY KEY, subject_id {id} NOT NULL, kind text NOT NULL,
             made_on date NOT NULL, ends_on date, served_on date, discharged_on date,
             initial_notification_on date)",
         "CREATE INDEX compliance_orders{g}_subject_id ON compliance_orders{g} (subject_id)",
         "CREATE TABLE compliance_breaches{g} (
-            order_id text NOT NULL, breach_id text NOT NULL, condition_id text NOT NULL,
+            order_id {id} NOT NULL, breach_id {id} NOT NULL, condition_id {id} NOT NULL,
             occurred_on date NOT NULL, reported_on date NOT NULL,
             first_outcome_on date, decision text,
             PRIMARY KEY (order_id, breach_id))",
         "CREATE TABLE compliance_concerns{g} (
-            enrolment_id text NOT NULL, concern_id text NOT NULL, raised_at timestamptz NOT NULL,
+            enrolment_id {id} NOT NULL, concern_id {id} NOT NULL, raised_at timestamptz NOT NULL,
             kind text NOT NULL, notify_probation boolean NOT NULL, acknowledged_on date,
             PRIMARY KEY (enrolment_id, concern_id))",
         "CREATE TABLE compliance_risk{g} (
-            global_position bigint PRIMARY KEY, subject_id text NOT NULL,
+            global_position bigint PRIMARY KEY, subject_id {id} NOT NULL,
             assessed_on date NOT NULL, stalker_type text NOT NULL, violence text NOT NULL,
             persistence text NOT NULL, recurrence text NOT NULL,
             psychosocial_damage text NOT NULL)",

@@ -26,7 +26,7 @@ pub struct OutcomesProjection;
 
 impl Projection for OutcomesProjection {
     const NAME: &'static str = "outcomes";
-    const VERSION: i32 = 1;
+    const VERSION: i32 = 2;
     /// The outcome statistics read every table whole (each key's latest version at a pin),
     /// and a rebuild's own lookups do not use statistics: analyzing them after a rebuild
     /// cost 0.46 s at national scale, a tenth of the rebuild, for no plan that changes.
@@ -43,40 +43,40 @@ impl Projection for OutcomesProjection {
     ];
     const SCHEMA: &'static [&'static str] = &[
         "CREATE TABLE outcome_subjects{g} (
-            subject_id text NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
+            subject_id {id} NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
             area text NOT NULL, birth_year integer NOT NULL, sex text NOT NULL,
             PRIMARY KEY (subject_id, pos))",
         "CREATE TABLE outcome_srp{g} (
-            subject_id text NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
+            subject_id {id} NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
             assessed_on date NOT NULL, stalker_type text NOT NULL,
             PRIMARY KEY (subject_id, pos))",
         "CREATE TABLE outcome_enrolments{g} (
-            enrolment_id text NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
-            subject_id text NOT NULL, programme text NOT NULL, route text NOT NULL,
+            enrolment_id {id} NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
+            subject_id {id} NOT NULL, programme text NOT NULL, route text NOT NULL,
             referred_on date NOT NULL, started_on date, end_kind text, ended_on date,
             PRIMARY KEY (enrolment_id, pos))",
         // Where and when each session was scheduled: a lookup for the session rows.
         "CREATE TABLE outcome_schedule{g} (
-            enrolment_id text NOT NULL, session_id text NOT NULL, number integer NOT NULL,
+            enrolment_id {id} NOT NULL, session_id {id} NOT NULL, number integer NOT NULL,
             scheduled_at timestamptz NOT NULL, PRIMARY KEY (enrolment_id, session_id))",
         "CREATE TABLE outcome_sessions{g} (
-            enrolment_id text NOT NULL, session_id text NOT NULL,
+            enrolment_id {id} NOT NULL, session_id {id} NOT NULL,
             pos_tx bigint NOT NULL, pos bigint NOT NULL,
             number integer NOT NULL, held_at timestamptz NOT NULL, attendance text NOT NULL,
             PRIMARY KEY (enrolment_id, session_id, pos))",
         "CREATE TABLE outcome_offences{g} (
-            subject_id text NOT NULL, offence_id text NOT NULL,
+            subject_id {id} NOT NULL, offence_id {id} NOT NULL,
             pos_tx bigint NOT NULL, pos bigint NOT NULL,
             offence_date date NOT NULL, category text NOT NULL,
             proven_date date, disposal text,
             PRIMARY KEY (subject_id, offence_id, pos))",
         "CREATE TABLE outcome_orders{g} (
-            order_id text NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
-            subject_id text NOT NULL, made_on date NOT NULL, ends_on date, served_on date,
+            order_id {id} NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
+            subject_id {id} NOT NULL, made_on date NOT NULL, ends_on date, served_on date,
             discharged_on date, initial_notification_on date,
             PRIMARY KEY (order_id, pos))",
         "CREATE TABLE outcome_breaches{g} (
-            order_id text NOT NULL, breach_id text NOT NULL,
+            order_id {id} NOT NULL, breach_id {id} NOT NULL,
             pos_tx bigint NOT NULL, pos bigint NOT NULL, reported_on date NOT NULL,
             PRIMARY KEY (order_id, breach_id))",
     ];

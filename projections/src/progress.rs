@@ -21,7 +21,7 @@ pub struct ProgressProjection;
 impl Projection for ProgressProjection {
     const NAME: &'static str = "progress";
     /// 2: `expected_end_on` is computed by readers (date arithmetic is not portable SQL).
-    const VERSION: i32 = 2;
+    const VERSION: i32 = 3;
     const TABLES: &'static [&'static str] = &[
         "progress",
         "progress_sessions",
@@ -31,7 +31,7 @@ impl Projection for ProgressProjection {
     ];
     const SCHEMA: &'static [&'static str] = &[
         "CREATE TABLE progress{g} (
-            enrolment_id text PRIMARY KEY, subject_id text NOT NULL, programme text NOT NULL,
+            enrolment_id {id} PRIMARY KEY, subject_id {id} NOT NULL, programme text NOT NULL,
             planned_sessions integer NOT NULL, min_attended integer NOT NULL, route text NOT NULL,
             practitioner text, status text NOT NULL, referred_on date NOT NULL,
             started_on date, ended_on date, end_kind text,
@@ -56,12 +56,12 @@ impl Projection for ProgressProjection {
             ")"
         ),
         "CREATE TABLE progress_modules{g} (
-            enrolment_id text NOT NULL, module text NOT NULL, PRIMARY KEY (enrolment_id, module))",
+            enrolment_id {id} NOT NULL, module text NOT NULL, PRIMARY KEY (enrolment_id, module))",
         "CREATE TABLE progress_triggers{g} (
-            enrolment_id text NOT NULL, trigger_id text NOT NULL, has_plan boolean NOT NULL,
+            enrolment_id {id} NOT NULL, trigger_id {id} NOT NULL, has_plan boolean NOT NULL,
             PRIMARY KEY (enrolment_id, trigger_id))",
         "CREATE TABLE progress_risk{g} (
-            subject_id text PRIMARY KEY, assessed_on date NOT NULL, stalker_type text NOT NULL,
+            subject_id {id} PRIMARY KEY, assessed_on date NOT NULL, stalker_type text NOT NULL,
             violence text NOT NULL, persistence text NOT NULL, recurrence text NOT NULL,
             psychosocial_damage text NOT NULL)",
     ];

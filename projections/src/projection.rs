@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use desist_store::db::Tx;
+use desist_store::db::{Backend, Tx};
 use desist_store::feed::RawFeedEvent;
 
 use crate::decode::Decoded;
@@ -22,6 +22,19 @@ impl Generation {
     }
 }
 
+/// The type of a view's id columns, `{id}` in a projection's schema. On PostgreSQL they compare
+/// byte by byte (`COLLATE "C"`), as Rust compares strings: ids need no linguistic order, and a
+/// key in the database's collation costs every index insert and lookup a locale-aware
+/// comparison (224,276 outcome session rows inserted into a temporary copy of the table:
+/// 418–502 ms, against 345–369 ms).
+/// SQLite's default collation already compares bytes.
+pub fn id_column(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Postgres => "text COLLATE \"C\"",
+        Backend::Sqlite => "text",
+    }
+}
+
 pub trait Projection: Send + Sync + 'static {
     const NAME: &'static str;
     /// Bump when the tables or what an event does to them change: a live generation built by
@@ -30,7 +43,8 @@ pub trait Projection: Send + Sync + 'static {
     /// The tables this projection owns, without generation suffix. Each is visible to readers
     /// through a view of the same name showing the live generation.
     const TABLES: &'static [&'static str];
-    /// Statements creating the tables, with `{g}` for the generation suffix.
+    /// Statements creating the tables, with `{g}` for the generation suffix and `{id}` for the
+    /// type of an id column ([`id_column`]).
     const SCHEMA: &'static [&'static str];
     /// Whether its readers look rows up by key, so that their plans depend on the tables'
     /// statistics: a rebuilt generation is then analyzed before it goes live

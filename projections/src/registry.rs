@@ -60,8 +60,9 @@ async fn create_in<P: Projection>(
     .fetch_one(&mut *conn)
     .await?;
     let generation = Generation(next);
+    let id = crate::projection::id_column(conn.backend());
     for statement in P::SCHEMA {
-        db::query(generation.sql(statement))
+        db::query(generation.sql(statement).replace("{id}", id))
             .execute(&mut *conn)
             .await?;
     }

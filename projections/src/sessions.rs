@@ -113,7 +113,7 @@ pub fn session_change(event: &EnrolmentEvent) -> Option<SessionChange<'_>> {
 #[macro_export]
 macro_rules! session_columns {
     () => {
-        "enrolment_id text NOT NULL, session_id text NOT NULL,
+        "enrolment_id {id} NOT NULL, session_id {id} NOT NULL,
         number integer NOT NULL, scheduled_at timestamptz NOT NULL,
         -- scheduled | attended | late | sent_home | absent | provider_cancelled | rescheduled
         state text NOT NULL,
