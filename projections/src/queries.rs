@@ -32,9 +32,8 @@ pub async fn compliance_facts(
     // `WHERE {only("s.")}`: every subject, or the ones asked for (bound as one list at `$1`),
     // of the table the prefix names. Three statements in all (the people and their courses,
     // the courses' sessions, then every other fact): every caseload request runs them, and
-    // each statement is a round trip.
-    // A list bound as one value keeps each statement's text the same, so it is prepared once
-    // per connection.
+    // each statement is a round trip. A list bound as one value keeps each statement's text
+    // the same, so it is prepared once per connection.
     let backend = pool.backend();
     // One connection for all of them (see `Pool::acquire`).
     let mut conn = pool.reader().acquire().await?;
