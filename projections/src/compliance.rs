@@ -23,6 +23,7 @@ pub struct ComplianceProjection;
 impl Projection for ComplianceProjection {
     const NAME: &'static str = "compliance";
     /// 2: subjects carry their offender manager.
+    /// 3: id columns compare bytes on PostgreSQL (`projection::id_column`).
     const VERSION: i32 = 3;
     const TABLES: &'static [&'static str] = &[
         "compliance_subjects",

@@ -26,6 +26,7 @@ pub struct OutcomesProjection;
 
 impl Projection for OutcomesProjection {
     const NAME: &'static str = "outcomes";
+    /// 2: id columns compare bytes on PostgreSQL (`projection::id_column`).
     const VERSION: i32 = 2;
     /// The outcome statistics read every table whole (each key's latest version at a pin),
     /// and a rebuild's own lookups do not use statistics: analyzing them after a rebuild

@@ -21,6 +21,7 @@ pub struct ProgressProjection;
 impl Projection for ProgressProjection {
     const NAME: &'static str = "progress";
     /// 2: `expected_end_on` is computed by readers (date arithmetic is not portable SQL).
+    /// 3: id columns compare bytes on PostgreSQL (`projection::id_column`).
     const VERSION: i32 = 3;
     const TABLES: &'static [&'static str] = &[
         "progress",
