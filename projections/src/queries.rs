@@ -127,11 +127,10 @@ pub async fn compliance_facts(
             });
         }
     }
-    let facts: Vec<FactColumns> = db::query_as(facts_sql(&of_enrolments, &only("o."), &only("")))
+    let mut facts: Vec<FactRow> = db::query_as(facts_sql(&of_enrolments, &only("o."), &only("")))
         .bind_all(args)
         .fetch_all(&mut conn)
         .await?;
-    let mut facts: Vec<FactRow> = facts.into_iter().map(FactRow::from).collect();
     facts.sort_by(|a, b| a.order().cmp(&b.order()));
     let mut by_order: BTreeMap<String, (String, OrderFacts)> = BTreeMap::new();
     for fact in facts {
@@ -236,6 +235,7 @@ fn facts_sql(of_enrolments: &str, of_orders: &str, of_risk: &str) -> String {
 }
 
 /// One row of [`facts_sql`].
+#[derive(sqlx::FromRow)]
 struct FactRow {
     kind: i32,
     key: String,
@@ -253,51 +253,6 @@ struct FactRow {
     d7: Option<NaiveDate>,
     at: Option<DateTime<Utc>>,
     flag: Option<bool>,
-}
-
-/// [`FactRow`]'s columns, decoded by position: by name, each value is a hash lookup.
-type FactColumns = (
-    i32,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<NaiveDate>,
-    Option<NaiveDate>,
-    Option<NaiveDate>,
-    Option<NaiveDate>,
-    Option<NaiveDate>,
-    Option<NaiveDate>,
-    Option<NaiveDate>,
-    Option<DateTime<Utc>>,
-    Option<bool>,
-);
-
-impl From<FactColumns> for FactRow {
-    fn from(
-        (kind, key, t1, t2, t3, t4, seq, d1, d2, d3, d4, d5, d6, d7, at, flag): FactColumns,
-    ) -> Self {
-        FactRow {
-            kind,
-            key,
-            t1,
-            t2,
-            t3,
-            t4,
-            seq,
-            d1,
-            d2,
-            d3,
-            d4,
-            d5,
-            d6,
-            d7,
-            at,
-            flag,
-        }
-    }
 }
 
 impl FactRow {
