@@ -219,3 +219,47 @@ async fn the_audit_command_lists_and_filters_records() {
     );
     assert!(!text.contains("subjects=[S1]"), "{text}");
 }
+
+#[tokio::test]
+async fn a_mutation_reads_and_audits_its_object_only_when_the_payload_selects_it() {
+    let server = TestServer::start(TestDb::new().await).await;
+    setup(&server).await;
+    let s1 = id(Kind::Subject, "S1");
+    let allocate = |officer: &str, selection: &str| {
+        format!(
+            r#"mutation {{ allocateOffenderManager(input: {{ subjectId: "{s1}", officer: "{officer}",
+                occurredAt: "2026-01-06T09:00:00Z" }}) {{ {selection} }} }}"#
+        )
+    };
+
+    // Only the command id asked for: the subject is not read, so nobody is recorded as seen.
+    let before = audit_rows(&server).await.len();
+    let response = server
+        .graphql(
+            &allocate("om-1", "commandId userErrors { code }"),
+            json!({}),
+        )
+        .await;
+    assert!(problems(&response).is_empty(), "{response}");
+    assert!(response["data"]["allocateOffenderManager"]["commandId"].is_string());
+    assert_eq!(audit_rows(&server).await.len(), before);
+
+    // The subject asked for, under an alias and through a fragment: read, returned and audited.
+    let response = server
+        .graphql(
+            &allocate(
+                "om-2",
+                "... on AllocateOffenderManagerPayload { person: subject { ref } }",
+            ),
+            json!({}),
+        )
+        .await;
+    assert!(problems(&response).is_empty(), "{response}");
+    assert_eq!(
+        response["data"]["allocateOffenderManager"]["person"]["ref"],
+        "S1"
+    );
+    let rows = audit_rows(&server).await;
+    assert_eq!(rows.len(), before + 1);
+    assert_eq!(rows.last().unwrap().1, vec!["S1".to_string()]);
+}

@@ -199,6 +199,22 @@ fn name_id_field(mut executed: Executed, id_field: &str) -> Executed {
     executed
 }
 
+/// The object a payload returns: loaded only when the command was recorded and the client
+/// selected the payload's `field`. An object nobody asked for is not read, so it is not written
+/// to the read audit as seen either.
+async fn returned<T>(
+    ctx: &Context<'_>,
+    executed: &Executed,
+    field: &str,
+    load: impl std::future::Future<Output = Result<Option<T>>>,
+) -> Result<Option<T>> {
+    if executed.is_ok() && ctx.look_ahead().field(field).exists() {
+        load.await
+    } else {
+        Ok(None)
+    }
+}
+
 /// Shapes an executed command and the reloaded object into a payload.
 fn done<T>(executed: Executed, object: Option<T>) -> Done<T> {
     match executed {
@@ -228,10 +244,7 @@ async fn enrolment(
     guard(ctx, action, Target::Enrolment(&id)).await?;
     let executed = run(ctx, &app(ctx).write.enrolments, &id, command_id, command).await?;
     let executed = name_id_field(executed, "enrolmentId");
-    let object = match executed {
-        Ok(_) => load_enrolment(ctx, &id).await?,
-        Err(_) => None,
-    };
+    let object = returned(ctx, &executed, "enrolment", load_enrolment(ctx, &id)).await?;
     Ok(done(executed, object))
 }
 
@@ -253,10 +266,7 @@ async fn subject(
     )
     .await?;
     let executed = name_id_field(executed, id_field);
-    let object = match executed {
-        Ok(_) => load_subject(ctx, subject_id).await?,
-        Err(_) => None,
-    };
+    let object = returned(ctx, &executed, "subject", load_subject(ctx, subject_id)).await?;
     Ok(done(executed, object))
 }
 
@@ -270,10 +280,7 @@ async fn order(
     guard(ctx, Action::Orders, Target::Order(&id)).await?;
     let executed = run(ctx, &app(ctx).write.orders, &id, command_id, command).await?;
     let executed = name_id_field(executed, "orderId");
-    let object = match executed {
-        Ok(_) => load_order(ctx, &id).await?,
-        Err(_) => None,
-    };
+    let object = returned(ctx, &executed, "order", load_order(ctx, &id)).await?;
     Ok(done(executed, object))
 }
 
@@ -725,10 +732,7 @@ impl MutationRoot {
         let executed = run(ctx, bus, &id, input.command_id, command).await?;
         // A programme is known by its code and version: "already recorded" is about them.
         let executed = name_id_field(executed, "version");
-        let object = match executed {
-            Ok(_) => load_programme(ctx, &id).await?,
-            Err(_) => None,
-        };
+        let object = returned(ctx, &executed, "programme", load_programme(ctx, &id)).await?;
         Ok(done(executed, object).into())
     }
 
@@ -937,10 +941,13 @@ impl MutationRoot {
             )
             .await;
         let executed = name_id_field(finish(ctx, outcome).await?, "ref");
-        let object = match executed {
-            Ok(_) => load_enrolment(ctx, &enrolment_id).await?,
-            Err(_) => None,
-        };
+        let object = returned(
+            ctx,
+            &executed,
+            "enrolment",
+            load_enrolment(ctx, &enrolment_id),
+        )
+        .await?;
         let mut done = done(executed, object);
         // The write side names the missing record; point the client at its input field.
         for error in &mut done.user_errors {
@@ -1424,10 +1431,7 @@ impl MutationRoot {
             .make_order(&order_id, command, &metadata)
             .await;
         let executed = name_id_field(finish(ctx, outcome).await?, "ref");
-        let object = match executed {
-            Ok(_) => load_order(ctx, &order_id).await?,
-            Err(_) => None,
-        };
+        let object = returned(ctx, &executed, "order", load_order(ctx, &order_id)).await?;
         let mut done = done(executed, object);
         for error in &mut done.user_errors {
             if error.message.contains("no subject") {
