@@ -247,7 +247,7 @@ impl<P: Projection> Runner<P> {
         }
         // The commit need not wait for the disk: a batch lost in a crash is lost with its
         // checkpoint, and applied again.
-        let mut tx = self.db.writer().begin_derived().await?;
+        let mut tx = self.db.begin_derived().await?;
         if tx.backend() == Backend::Postgres {
             // A batch reads its rows by their owner's id, always through the primary key. A
             // rebuild's tables grow from empty faster than autovacuum analyzes them, and

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,6 +92,8 @@ pub struct SqliteLocal {
     /// Counts commits of events; a runner that subscribes sees every change after it looked.
     pub events: watch::Sender<u64>,
     locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Whether the writer may be at `synchronous = NORMAL` (see [`Db::begin_derived`]).
+    writer_relaxed: AtomicBool,
 }
 
 impl Default for SqliteLocal {
@@ -98,6 +101,7 @@ impl Default for SqliteLocal {
         Self {
             events: watch::Sender::new(0),
             locks: Default::default(),
+            writer_relaxed: AtomicBool::new(false),
         }
     }
 }
@@ -174,18 +178,24 @@ impl Db {
                 // The one writer keeps a larger page cache (16 MB, not SQLite's 2 MB): a
                 // projection's batch reads and rewrites index pages all over a file that at
                 // national scale is a gigabyte.
-                // Every use of the writer starts with `synchronous = FULL`: a transaction
-                // of derived rows sets it lower for itself (`Pool::begin_derived`), and
-                // whatever its user left, the next one (a command's append) is durable again.
-                // That statement is also a round trip to the connection's worker thread (in
-                // place of sqlx's ping), which is what makes the rollback of a transaction
-                // dropped mid-way (a cancelled task) happen before the next `BEGIN`.
+                // A view's batch leaves the writer at `synchronous = NORMAL`
+                // (`Db::begin_derived`); it is made FULL again as it goes back to the pool,
+                // whether the batch committed or was dropped half-way, so the next user (a
+                // command's append) is durable again. Only then: a statement at every use was
+                // a round trip to the connection's worker thread, fourteen a command.
+                // (sqlx's own ping as a connection goes back orders a dropped transaction's
+                // rollback before the next `BEGIN`.)
+                let local = Arc::new(SqliteLocal::default());
+                let relaxed = local.clone();
                 let writer = SqlitePoolOptions::new()
                     .max_connections(1)
                     .test_before_acquire(false)
-                    .before_acquire(|conn, _| {
+                    .after_release(move |conn, _| {
+                        let relaxed = relaxed.clone();
                         Box::pin(async move {
-                            sqlx::Executor::execute(conn, "PRAGMA synchronous = FULL").await?;
+                            if relaxed.writer_relaxed.swap(false, Ordering::AcqRel) {
+                                sqlx::Executor::execute(conn, "PRAGMA synchronous = FULL").await?;
+                            }
                             Ok(true)
                         })
                     })
@@ -198,7 +208,7 @@ impl Db {
                 Ok(Db::Sqlite {
                     writer,
                     reader,
-                    local: Arc::default(),
+                    local,
                 })
             }
         }
@@ -258,6 +268,44 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Begins, on the writer, a transaction of rows derived from events that are already
+    /// durable (a view's batch and its checkpoint, in one transaction): its commit does not
+    /// wait for the disk. A crash may lose it, checkpoint and all, and the runner then applies
+    /// the same events again; nothing acknowledged is lost. PostgreSQL: `synchronous_commit =
+    /// off` for this transaction. SQLite: `synchronous = NORMAL` until the connection goes
+    /// back to the pool (see [`Db::connect`]), and the next `FULL` commit flushes the
+    /// write-ahead log up to and including this one.
+    ///
+    /// A command waits for its views, so a flush at each of their commits would be on the
+    /// command's path.
+    pub async fn begin_derived(&self) -> Result<Tx, sqlx::Error> {
+        match self {
+            Db::Postgres { .. } => {
+                self.writer()
+                    .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                    .await
+            }
+            Db::Sqlite { writer, local, .. } => {
+                let (writer, local) = (writer.clone(), local.clone());
+                begun(async move {
+                    let connection = writer.acquire().await?;
+                    // Marked while this task holds the one writing connection, so the mark
+                    // is this transaction's, whether its BEGIN succeeds or not.
+                    local.writer_relaxed.store(true, Ordering::Release);
+                    Transaction::begin(
+                        connection,
+                        Some(Cow::Borrowed(
+                            "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE",
+                        )),
+                    )
+                    .await
+                    .map(Tx::Sqlite)
+                })
+                .await
+            }
+        }
     }
 
     /// Tells listeners that events were committed: on PostgreSQL every process's (a NOTIFY,
@@ -419,45 +467,28 @@ impl<'a> Pool<'a> {
         }
     }
 
-    /// Begins a transaction of rows derived from events that are already durable (a view's
-    /// batch and its checkpoint, in one transaction): its commit does not wait for the disk.
-    /// A crash may lose it, checkpoint and all, and the runner then applies the same events
-    /// again; nothing acknowledged is lost. PostgreSQL: `synchronous_commit = off` for this
-    /// transaction. SQLite: `synchronous = NORMAL` until the connection goes back to the
-    /// pool (the writer is made `FULL` again before every use), and the next `FULL` commit
-    /// flushes the write-ahead log up to and including this one.
-    ///
-    /// A command waits for its views, so a flush at each of their commits would be on the
-    /// command's path.
-    pub async fn begin_derived(self) -> Result<Tx, sqlx::Error> {
-        match self {
-            Pool::Postgres(_) => {
-                self.begin_with("BEGIN; SET LOCAL synchronous_commit = off")
-                    .await
-            }
-            Pool::Sqlite(_) => {
-                self.begin_with("PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE")
-                    .await
-            }
-        }
-    }
-
     /// Begins a transaction with `statement`, in a task of its own (see [`Pool::begin`]).
     async fn begin_with(self, statement: &'static str) -> Result<Tx, sqlx::Error> {
-        let begun = match self {
+        match self {
             Pool::Postgres(pool) => {
                 let pool = pool.clone();
-                tokio::spawn(async move { pool.begin_with(statement).await.map(Tx::Postgres) })
+                begun(async move { pool.begin_with(statement).await.map(Tx::Postgres) }).await
             }
             Pool::Sqlite(pool) => {
                 let pool = pool.clone();
-                tokio::spawn(async move { pool.begin_with(statement).await.map(Tx::Sqlite) })
+                begun(async move { pool.begin_with(statement).await.map(Tx::Sqlite) }).await
             }
-        };
-        begun
-            .await
-            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+        }
     }
+}
+
+/// Awaits a transaction's beginning run in a task of its own (see [`Pool::begin`]).
+async fn begun(
+    beginning: impl std::future::Future<Output = Result<Tx, sqlx::Error>> + Send + 'static,
+) -> Result<Tx, sqlx::Error> {
+    tokio::spawn(beginning)
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
 }
 
 impl Pool<'_> {
