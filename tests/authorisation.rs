@@ -284,12 +284,18 @@ fn code(v: &Value) -> &str {
     v["errors"][0]["extensions"]["code"].as_str().unwrap_or("")
 }
 
-#[tokio::test]
-async fn every_mutation_is_allowed_or_denied_by_role_and_caseload() {
+/// A server holding the matrix's records (`SETUP`), its views caught up.
+async fn matrix_server() -> TestServer {
     let server = TestServer::start(TestDb::new().await).await;
     let setup = server.graphql(&ids(SETUP, "own"), json!({})).await;
     assert!(problems(&setup).is_empty(), "{:?}", problems(&setup));
     server.views_caught_up().await;
+    server
+}
+
+#[tokio::test]
+async fn every_mutation_is_allowed_or_denied_by_role_and_caseload() {
+    let server = matrix_server().await;
 
     let mut failures = Vec::new();
     for (role, user) in ROLES {
@@ -345,10 +351,7 @@ fn may_read(role: Role, kind: &str, own: bool) -> bool {
 
 #[tokio::test]
 async fn every_query_shows_only_the_callers_caseload() {
-    let server = TestServer::start(TestDb::new().await).await;
-    let setup = server.graphql(&ids(SETUP, "own"), json!({})).await;
-    assert!(problems(&setup).is_empty(), "{:?}", problems(&setup));
-    server.views_caught_up().await;
+    let server = matrix_server().await;
 
     let mut failures = Vec::new();
     let reads = [
@@ -498,10 +501,7 @@ async fn every_query_shows_only_the_callers_caseload() {
 
 #[tokio::test]
 async fn clinical_text_is_shown_to_the_therapist_withheld_from_others_and_opened_by_break_glass() {
-    let server = TestServer::start(TestDb::new().await).await;
-    let setup = server.graphql(&ids(SETUP, "own"), json!({})).await;
-    assert!(problems(&setup).is_empty(), "{:?}", problems(&setup));
-    server.views_caught_up().await;
+    let server = matrix_server().await;
     let query = ids(
         "{ enrolment(id: \"$E-own\") { history { eventType data } } }",
         "own",
@@ -593,4 +593,34 @@ async fn compliance_alerts_are_for_the_people_who_act_on_them() {
         );
         assert_eq!(refused, !may, "{role}: {reply:?}");
     }
+}
+
+#[tokio::test]
+async fn a_caseload_asked_about_one_record_answers_as_the_whole_caseload_does() {
+    use desist_api::auth::policy::{Caseload, Record};
+    let server = matrix_server().await;
+
+    let db = server.db.store.db();
+    let records = [
+        Record::Subject("S-own"),
+        Record::Subject("S-other"),
+        Record::Subject("S-missing"),
+        Record::Enrolment("E-own"),
+        Record::Enrolment("E-other"),
+        Record::Enrolment("E-missing"),
+        Record::Order("O-own"),
+        Record::Order("O-other"),
+        Record::Order("O-missing"),
+    ];
+    let mut reached = 0;
+    for (role, user) in ROLES.into_iter().chain([(Role::ProbationOfficer, "om-2")]) {
+        let whole = Caseload::of(role, user, db).await.unwrap();
+        for record in records {
+            let one = Caseload::has(role, user, record, db).await.unwrap();
+            assert_eq!(one, whole.holds(record), "{role:?} {user} {record:?}");
+            reached += usize::from(one);
+        }
+    }
+    // Not an agreement on "nothing": the caseloads hold records, and not all of them.
+    assert!(reached > 0 && reached < 6 * records.len(), "{reached}");
 }

@@ -42,6 +42,22 @@ pub struct Caseload {
     pub orders: Visible,
 }
 
+/// One record a caseload may hold.
+#[derive(Debug, Clone, Copy)]
+pub enum Record<'a> {
+    Subject(&'a str),
+    Enrolment(&'a str),
+    Order(&'a str),
+}
+
+impl Record<'_> {
+    pub fn id(&self) -> &str {
+        match self {
+            Record::Subject(id) | Record::Enrolment(id) | Record::Order(id) => id,
+        }
+    }
+}
+
 impl Caseload {
     /// The subjects on the caseload, or `None` when it holds every subject.
     pub fn subject_ids(&self) -> Option<Vec<String>> {
@@ -51,70 +67,107 @@ impl Caseload {
         }
     }
 
+    /// Whether `record` is on the caseload.
+    pub fn holds(&self, record: Record<'_>) -> bool {
+        match record {
+            Record::Subject(id) => self.subjects.contains(id),
+            Record::Enrolment(id) => self.enrolments.contains(id),
+            Record::Order(id) => self.orders.contains(id),
+        }
+    }
+
     /// Looks the caseload up in the views.
     pub async fn of(role: Role, user: &str, pool: &Db) -> Result<Self, sqlx::Error> {
-        Ok(match role {
-            Role::Admin | Role::System => Self {
-                subjects: Visible::All,
-                enrolments: Visible::All,
-                orders: Visible::All,
-            },
-            Role::PoliceSpoOfficer => Self {
-                subjects: Visible::All,
-                enrolments: Visible::none(),
-                orders: Visible::All,
-            },
-            Role::Therapist => {
-                let rows: Vec<(String, String)> = desist_store::db::query_as(
-                    "SELECT enrolment_id, subject_id FROM progress WHERE practitioner = $1",
-                )
-                .bind(user)
-                .fetch_all(pool.reader())
-                .await?;
-                Self {
-                    subjects: Visible::Only(rows.iter().map(|r| r.1.clone()).collect()),
-                    enrolments: Visible::Only(rows.into_iter().map(|r| r.0).collect()),
-                    orders: Visible::none(),
-                }
-            }
-            Role::ProbationOfficer => {
-                // One statement, by join rather than by a list of ids (a caseload can be longer
-                // than a statement may carry values): each person, with each of their courses,
-                // then each of their orders. Every request starts here, so round trips count.
-                let rows: Vec<(String, Option<String>, Option<String>)> =
-                    desist_store::db::query_as(
-                        "SELECT s.subject_id, p.enrolment_id, NULL AS order_id
-                           FROM compliance_subjects s
-                           LEFT JOIN progress p ON p.subject_id = s.subject_id
-                          WHERE s.offender_manager = $1
-                         UNION ALL
-                         SELECT o.subject_id, NULL, o.order_id
-                           FROM compliance_orders o
-                           JOIN compliance_subjects s ON s.subject_id = o.subject_id
-                          WHERE s.offender_manager = $1",
-                    )
-                    .bind(user)
-                    .fetch_all(pool.reader())
-                    .await?;
-                let (mut subjects, mut enrolments, mut orders) =
-                    (HashSet::new(), HashSet::new(), HashSet::new());
-                for (subject, enrolment, order) in rows {
-                    subjects.insert(subject);
-                    enrolments.extend(enrolment);
-                    orders.extend(order);
-                }
-                Self {
-                    subjects: Visible::Only(subjects),
-                    enrolments: Visible::Only(enrolments),
-                    orders: Visible::Only(orders),
-                }
-            }
-            Role::Evaluator => Self {
-                subjects: Visible::none(),
-                enrolments: Visible::none(),
-                orders: Visible::none(),
-            },
+        let Some(rows) = caseload_rows(role) else {
+            return Ok(Self::fixed(role));
+        };
+        let rows: Vec<(String, Option<String>, Option<String>)> = desist_store::db::query_as(rows)
+            .bind(user)
+            .fetch_all(pool.reader())
+            .await?;
+        let (mut subjects, mut enrolments, mut orders) =
+            (HashSet::new(), HashSet::new(), HashSet::new());
+        for (subject, enrolment, order) in rows {
+            subjects.insert(subject);
+            enrolments.extend(enrolment);
+            orders.extend(order);
+        }
+        Ok(Self {
+            subjects: Visible::Only(subjects),
+            enrolments: Visible::Only(enrolments),
+            orders: Visible::Only(orders),
         })
+    }
+
+    /// Whether `record` is on the caseload of `user`, asked of that one record: one indexed
+    /// lookup, where [`Caseload::of`] reads the whole caseload (a therapist's every command
+    /// asked for all their courses: 0.75 ms of server CPU a request at 300 courses on SQLite).
+    pub async fn has(
+        role: Role,
+        user: &str,
+        record: Record<'_>,
+        pool: &Db,
+    ) -> Result<bool, sqlx::Error> {
+        let Some(rows) = caseload_rows(role) else {
+            return Ok(Self::fixed(role).holds(record));
+        };
+        let (column, id) = match record {
+            Record::Subject(id) => ("subject_id", id),
+            Record::Enrolment(id) => ("enrolment_id", id),
+            Record::Order(id) => ("order_id", id),
+        };
+        // Both databases push the condition into each branch of the caseload's statement.
+        desist_store::db::query_scalar(format!(
+            "SELECT EXISTS (SELECT 1 FROM ({rows}) caseload WHERE {column} = $2)"
+        ))
+        .bind(user)
+        .bind(id)
+        .fetch_one(pool.reader())
+        .await
+    }
+
+    /// The caseload of a role that has the same one whoever holds it.
+    fn fixed(role: Role) -> Self {
+        let (subjects, enrolments, orders) = match role {
+            Role::Admin | Role::System => (Visible::All, Visible::All, Visible::All),
+            Role::PoliceSpoOfficer => (Visible::All, Visible::none(), Visible::All),
+            Role::Therapist | Role::ProbationOfficer | Role::Evaluator => {
+                (Visible::none(), Visible::none(), Visible::none())
+            }
+        };
+        Self {
+            subjects,
+            enrolments,
+            orders,
+        }
+    }
+}
+
+/// The one statement of a role's caseload whose records depend on who holds it: a row
+/// `(subject_id, enrolment_id, order_id)` for each record the user (`$1`) may reach, each
+/// enrolment and order with its subject. `None` for roles whose caseload is fixed.
+fn caseload_rows(role: Role) -> Option<&'static str> {
+    match role {
+        // The courses allocated to them, and those courses' people.
+        Role::Therapist => Some(
+            "SELECT subject_id, enrolment_id, NULL AS order_id FROM progress \
+              WHERE practitioner = $1",
+        ),
+        // One statement, by join rather than by a list of ids (a caseload can be longer than
+        // a statement may carry values): each person, with each of their courses, then each
+        // of their orders. Every request starts here, so round trips count.
+        Role::ProbationOfficer => Some(
+            "SELECT s.subject_id, p.enrolment_id, NULL AS order_id \
+               FROM compliance_subjects s \
+               LEFT JOIN progress p ON p.subject_id = s.subject_id \
+              WHERE s.offender_manager = $1 \
+             UNION ALL \
+             SELECT o.subject_id, NULL, o.order_id \
+               FROM compliance_orders o \
+               JOIN compliance_subjects s ON s.subject_id = o.subject_id \
+              WHERE s.offender_manager = $1",
+        ),
+        Role::Admin | Role::System | Role::PoliceSpoOfficer | Role::Evaluator => None,
     }
 }
 

@@ -9,7 +9,7 @@ use desist_store::{CommandMetadata, CommandOutcome, Store};
 use tokio::sync::{broadcast, OnceCell};
 
 use crate::audit::AuditNote;
-use crate::auth::policy::Caseload;
+use crate::auth::policy::{Caseload, Record};
 
 use crate::WriteSide;
 
@@ -71,6 +71,19 @@ impl Caller {
         self.caseload
             .get_or_try_init(|| Caseload::of(self.actor.role, &self.actor.id, pool))
             .await
+    }
+
+    /// Whether `record` is on the caller's caseload: from the caseload if this request has
+    /// looked it up already, else asked of that one record.
+    pub async fn reaches(
+        &self,
+        pool: &desist_store::Db,
+        record: Record<'_>,
+    ) -> Result<bool, sqlx::Error> {
+        match self.caseload.get() {
+            Some(caseload) => Ok(caseload.holds(record)),
+            None => Caseload::has(self.actor.role, &self.actor.id, record, pool).await,
+        }
     }
 
     /// Notes a read for the audit record written when the request ends.

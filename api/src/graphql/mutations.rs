@@ -18,7 +18,7 @@ use super::enums::*;
 use super::errors::{classify, UserError};
 use super::ids::{decode, Kind};
 use super::objects::*;
-use crate::auth::policy::{self, Action, Relation};
+use crate::auth::policy::{self, Action, Record, Relation};
 
 pub struct MutationRoot;
 
@@ -124,23 +124,13 @@ fn sealed(text: Option<String>) -> Option<Sealed> {
     text.map(Sealed::plain)
 }
 
-/// What a command targets, for the permission check.
-enum Target<'a> {
-    Nothing,
-    Subject(&'a str),
-    Enrolment(&'a str),
-    Order(&'a str),
-}
-
 /// Refuses (FORBIDDEN) a command the caller's role and caseload do not allow. A target that
 /// does not exist is refused exactly like one on someone else's caseload.
-async fn guard(ctx: &Context<'_>, action: Action, target: Target<'_>) -> Result<()> {
+async fn guard(ctx: &Context<'_>, action: Action, target: Option<Record<'_>>) -> Result<()> {
     let role = caller(ctx).actor.role;
     let own = match target {
-        Target::Nothing => false,
-        Target::Subject(id) => caseload(ctx).await?.subjects.contains(id),
-        Target::Enrolment(id) => caseload(ctx).await?.enrolments.contains(id),
-        Target::Order(id) => caseload(ctx).await?.orders.contains(id),
+        None => false,
+        Some(record) => reaches(ctx, record).await?,
     };
     let relation = Relation {
         own_enrolment: own,
@@ -241,7 +231,7 @@ async fn enrolment(
     command: std::result::Result<EnrolmentCommand, UserError>,
 ) -> Result<Done<Enrolment>> {
     let id = decode(enrolment_id, Kind::Enrolment, "enrolmentId")?;
-    guard(ctx, action, Target::Enrolment(&id)).await?;
+    guard(ctx, action, Some(Record::Enrolment(&id))).await?;
     let executed = run(ctx, &app(ctx).write.enrolments, &id, command_id, command).await?;
     let executed = name_id_field(executed, "enrolmentId");
     let object = returned(ctx, &executed, "enrolment", load_enrolment(ctx, &id)).await?;
@@ -256,7 +246,7 @@ async fn subject(
     command_id: Option<String>,
     command: std::result::Result<SubjectCommand, UserError>,
 ) -> Result<Done<Subject>> {
-    guard(ctx, action, Target::Subject(subject_id)).await?;
+    guard(ctx, action, Some(Record::Subject(subject_id))).await?;
     let executed = run(
         ctx,
         &app(ctx).write.subjects,
@@ -277,7 +267,7 @@ async fn order(
     command: std::result::Result<OrderCommand, UserError>,
 ) -> Result<Done<ProtectionOrder>> {
     let id = decode(order_id, Kind::ProtectionOrder, "orderId")?;
-    guard(ctx, Action::Orders, Target::Order(&id)).await?;
+    guard(ctx, Action::Orders, Some(Record::Order(&id))).await?;
     let executed = run(ctx, &app(ctx).write.orders, &id, command_id, command).await?;
     let executed = name_id_field(executed, "orderId");
     let object = returned(ctx, &executed, "order", load_order(ctx, &id)).await?;
@@ -711,7 +701,7 @@ impl MutationRoot {
         ctx: &Context<'_>,
         input: DefineProgrammeInput,
     ) -> Result<DefineProgrammePayload> {
-        guard(ctx, Action::Administer, Target::Nothing).await?;
+        guard(ctx, Action::Administer, None).await?;
         let id = desist_domain::programme::programme_id(&input.code, &input.version);
         let command = (|| {
             Ok(ProgrammeCommand::DefineProgramme {
@@ -924,7 +914,7 @@ impl MutationRoot {
     /// Refers a registered subject to a programme version; the enrolment keeps its terms.
     async fn refer(&self, ctx: &Context<'_>, input: ReferInput) -> Result<ReferPayload> {
         let subject_id = decode(&input.subject_id, Kind::Subject, "subjectId")?;
-        guard(ctx, Action::Compliance, Target::Subject(&subject_id)).await?;
+        guard(ctx, Action::Compliance, Some(Record::Subject(&subject_id))).await?;
         let enrolment_id = input.reference.unwrap_or_else(new_id);
         let programme =
             desist_domain::programme::programme_id(&input.programme_code, &input.programme_version);
@@ -1416,7 +1406,7 @@ impl MutationRoot {
         input: MakeOrderInput,
     ) -> Result<MakeOrderPayload> {
         let subject_id = decode(&input.subject_id, Kind::Subject, "subjectId")?;
-        guard(ctx, Action::Orders, Target::Nothing).await?;
+        guard(ctx, Action::Orders, None).await?;
         let order_id = input.reference.unwrap_or_else(new_id);
         let command = OrderCommand::MakeOrder {
             subject_id,

@@ -21,7 +21,7 @@ use super::loaders::{
     EnrolmentsOfSubject, OrderLoader, OrderRow, OrdersOfSubject, ProgressLoader, ProgressRow,
     SubjectLoader, SubjectRow,
 };
-use crate::auth::policy::{self, Caseload};
+use crate::auth::policy::{self, Caseload, Record};
 
 /// Anything with a global id.
 #[derive(Interface)]
@@ -58,6 +58,19 @@ pub async fn caseload<'a>(ctx: &Context<'a>) -> Result<&'a Caseload> {
     }
     caller
         .caseload(app(ctx).store.db())
+        .await
+        .map_err(|e| internal_error(ctx, e))
+}
+
+/// Whether the caller may reach `record` (see [`crate::graphql::context::Caller::reaches`]);
+/// case-level reads are refused outright for roles without a caseload.
+pub async fn reaches(ctx: &Context<'_>, record: Record<'_>) -> Result<bool> {
+    let caller = caller(ctx);
+    if !policy::may_read_cases(caller.actor.role) {
+        return Err(forbidden());
+    }
+    caller
+        .reaches(app(ctx).store.db(), record)
         .await
         .map_err(|e| internal_error(ctx, e))
 }
@@ -183,8 +196,7 @@ impl Subject {
 /// A record off the caseload looks exactly like one that does not exist.
 async fn load_visible<L>(
     ctx: &Context<'_>,
-    id: &str,
-    visible: fn(&Caseload) -> &policy::Visible,
+    record: Record<'_>,
     operation: &'static str,
     subject_of: fn(&L::Value) -> &str,
 ) -> Result<Option<L::Value>>
@@ -192,12 +204,12 @@ where
     L: async_graphql::dataloader::Loader<String, Error = Arc<sqlx::Error>>,
     L::Value: Clone,
 {
-    if !visible(caseload(ctx).await?).contains(id) {
+    if !reaches(ctx, record).await? {
         return Ok(None);
     }
     let row = ctx
         .data_unchecked::<DataLoader<L>>()
-        .load_one(id.to_string())
+        .load_one(record.id().to_string())
         .await
         .map_err(|e| internal_error(ctx, e))?;
     if let Some(row) = &row {
@@ -207,13 +219,9 @@ where
 }
 
 pub async fn load_subject(ctx: &Context<'_>, subject_id: &str) -> Result<Option<Subject>> {
-    let row = load_visible::<SubjectLoader>(
-        ctx,
-        subject_id,
-        |c| &c.subjects,
-        "subject",
-        |r| &r.subject_id,
-    )
+    let row = load_visible::<SubjectLoader>(ctx, Record::Subject(subject_id), "subject", |r| {
+        &r.subject_id
+    })
     .await?;
     Ok(row.map(Subject))
 }
@@ -298,14 +306,11 @@ impl Enrolment {
 }
 
 pub async fn load_enrolment(ctx: &Context<'_>, enrolment_id: &str) -> Result<Option<Enrolment>> {
-    let row = load_visible::<ProgressLoader>(
-        ctx,
-        enrolment_id,
-        |c| &c.enrolments,
-        "enrolment",
-        |r| &r.subject_id,
-    )
-    .await?;
+    let row =
+        load_visible::<ProgressLoader>(ctx, Record::Enrolment(enrolment_id), "enrolment", |r| {
+            &r.subject_id
+        })
+        .await?;
     Ok(row.map(Enrolment))
 }
 
@@ -571,7 +576,7 @@ impl ProtectionOrder {
 }
 
 pub async fn load_order(ctx: &Context<'_>, order_id: &str) -> Result<Option<ProtectionOrder>> {
-    let row = load_visible::<OrderLoader>(ctx, order_id, |c| &c.orders, "order", |r| &r.subject_id)
+    let row = load_visible::<OrderLoader>(ctx, Record::Order(order_id), "order", |r| &r.subject_id)
         .await?;
     Ok(row.map(ProtectionOrder))
 }

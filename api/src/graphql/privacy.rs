@@ -9,10 +9,10 @@ use super::errors::UserError;
 use super::errors::{error, NOT_FOUND};
 use super::ids::{decode, Kind};
 use super::objects::{
-    app, caller, caseload, forbidden, internal_error, load_subject, opened_history, reveal,
-    Subject, ERASED, WITHHELD,
+    app, caller, forbidden, internal_error, load_subject, opened_history, reaches, reveal, Subject,
+    ERASED, WITHHELD,
 };
-use crate::auth::policy;
+use crate::auth::policy::{self, Record};
 
 /// Who the subject is. Held only in the identity vault, encrypted with the subject's key.
 #[derive(SimpleObject, Clone, Default)]
@@ -45,7 +45,7 @@ fn vault<'a>(ctx: &Context<'a>) -> Result<&'a std::sync::Arc<desist_store::seali
 }
 
 pub async fn identity_of(ctx: &Context<'_>, subject_id: &str) -> Result<Option<Identity>> {
-    if !caseload(ctx).await?.subjects.contains(subject_id) {
+    if !reaches(ctx, Record::Subject(subject_id)).await? {
         return Ok(None);
     }
     caller(ctx).audit("identity", Some(subject_id));

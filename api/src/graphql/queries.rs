@@ -15,7 +15,7 @@ use super::loaders::{
     OrderRow, ProgressRow, SubjectRow, ORDER_COLUMNS, PROGRESS_COLUMNS, SUBJECT_COLUMNS,
 };
 use super::objects::*;
-use crate::auth::policy;
+use crate::auth::policy::{self, Record};
 
 /// Pages hold at most this many items.
 pub const MAX_PAGE: i32 = 100;
@@ -112,7 +112,7 @@ pub async fn compliance_of(
     as_of: Option<NaiveDate>,
 ) -> Result<Compliance> {
     // Not on the caseload reads exactly like not there at all.
-    if !caseload(ctx).await?.subjects.contains(subject_id) {
+    if !reaches(ctx, Record::Subject(subject_id)).await? {
         return Err(error(super::errors::NOT_FOUND, "no such subject"));
     }
     let as_of = as_of.unwrap_or_else(|| today(ctx));
