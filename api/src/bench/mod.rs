@@ -150,8 +150,12 @@ async fn one_backend(
     eprintln!("measuring reads (pilot)");
     let pilot_reads = reads(&server, &officer, options).await?;
 
-    // The command path, against the pilot-scale store.
-    let sessions = setup::sessions_to_record(&store, &services, 300 * 12).await?;
+    // The command path, against the pilot-scale store. A third of the sessions go to the one
+    // client, the rest to the eight: work for the whole window up to about 660 and 1,300
+    // commands a second. (A client out of work stops early, and the rest of the window would
+    // be measured with fewer clients.)
+    let wanted = (options.window.as_secs_f64() * 2_000.0).ceil() as usize;
+    let sessions = setup::sessions_to_record(&store, &services, wanted).await?;
     server
         .wait_for_views(&store, Duration::from_secs(600))
         .await?;
