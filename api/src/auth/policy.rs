@@ -78,8 +78,9 @@ impl Caseload {
 
     /// Looks the caseload up in the views.
     pub async fn of(role: Role, user: &str, pool: &Db) -> Result<Self, sqlx::Error> {
-        let Some(rows) = caseload_rows(role) else {
-            return Ok(Self::fixed(role));
+        let rows = match rule(role) {
+            Rule::Fixed(caseload) => return Ok(caseload),
+            Rule::Rows(rows) => rows,
         };
         let rows: Vec<(String, Option<String>, Option<String>)> = desist_store::db::query_as(rows)
             .bind(user)
@@ -108,8 +109,9 @@ impl Caseload {
         record: Record<'_>,
         pool: &Db,
     ) -> Result<bool, sqlx::Error> {
-        let Some(rows) = caseload_rows(role) else {
-            return Ok(Self::fixed(role).holds(record));
+        let rows = match rule(role) {
+            Rule::Fixed(caseload) => return Ok(caseload.holds(record)),
+            Rule::Rows(rows) => rows,
         };
         let (column, id) = match record {
             Record::Subject(id) => ("subject_id", id),
@@ -125,38 +127,39 @@ impl Caseload {
         .fetch_one(pool.reader())
         .await
     }
+}
 
-    /// The caseload of a role that has the same one whoever holds it.
-    fn fixed(role: Role) -> Self {
-        let (subjects, enrolments, orders) = match role {
-            Role::Admin | Role::System => (Visible::All, Visible::All, Visible::All),
-            Role::PoliceSpoOfficer => (Visible::All, Visible::none(), Visible::All),
-            Role::Therapist | Role::ProbationOfficer | Role::Evaluator => {
-                (Visible::none(), Visible::none(), Visible::none())
-            }
-        };
-        Self {
+/// Who is on a role's caseload.
+enum Rule {
+    /// The same records whoever holds the role.
+    Fixed(Caseload),
+    /// The one statement of a caseload that depends on who holds it: a row `(subject_id,
+    /// enrolment_id, order_id)` for each record the user (`$1`) may reach, each enrolment and
+    /// order with its subject.
+    Rows(&'static str),
+}
+
+fn rule(role: Role) -> Rule {
+    let fixed = |subjects, enrolments, orders| {
+        Rule::Fixed(Caseload {
             subjects,
             enrolments,
             orders,
-        }
-    }
-}
-
-/// The one statement of a role's caseload whose records depend on who holds it: a row
-/// `(subject_id, enrolment_id, order_id)` for each record the user (`$1`) may reach, each
-/// enrolment and order with its subject. `None` for roles whose caseload is fixed.
-fn caseload_rows(role: Role) -> Option<&'static str> {
+        })
+    };
     match role {
+        Role::Admin | Role::System => fixed(Visible::All, Visible::All, Visible::All),
+        Role::PoliceSpoOfficer => fixed(Visible::All, Visible::none(), Visible::All),
+        Role::Evaluator => fixed(Visible::none(), Visible::none(), Visible::none()),
         // The courses allocated to them, and those courses' people.
-        Role::Therapist => Some(
+        Role::Therapist => Rule::Rows(
             "SELECT subject_id, enrolment_id, NULL AS order_id FROM progress \
               WHERE practitioner = $1",
         ),
         // One statement, by join rather than by a list of ids (a caseload can be longer than
         // a statement may carry values): each person, with each of their courses, then each
         // of their orders. Every request starts here, so round trips count.
-        Role::ProbationOfficer => Some(
+        Role::ProbationOfficer => Rule::Rows(
             "SELECT s.subject_id, p.enrolment_id, NULL AS order_id \
                FROM compliance_subjects s \
                LEFT JOIN progress p ON p.subject_id = s.subject_id \
@@ -167,7 +170,6 @@ fn caseload_rows(role: Role) -> Option<&'static str> {
                JOIN compliance_subjects s ON s.subject_id = o.subject_id \
               WHERE s.offender_manager = $1",
         ),
-        Role::Admin | Role::System | Role::PoliceSpoOfficer | Role::Evaluator => None,
     }
 }
 

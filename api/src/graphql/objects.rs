@@ -52,27 +52,28 @@ pub fn forbidden() -> async_graphql::Error {
 
 /// The caller's caseload; case-level reads are refused outright for roles without one.
 pub async fn caseload<'a>(ctx: &Context<'a>) -> Result<&'a Caseload> {
-    let caller = caller(ctx);
-    if !policy::may_read_cases(caller.actor.role) {
-        return Err(forbidden());
-    }
-    caller
+    case_reader(ctx)?
         .caseload(app(ctx).store.db())
         .await
         .map_err(|e| internal_error(ctx, e))
 }
 
-/// Whether the caller may reach `record` (see [`crate::graphql::context::Caller::reaches`]);
-/// case-level reads are refused outright for roles without a caseload.
+/// Whether the caller's caseload holds `record` (see [`Caller::reaches`]).
 pub async fn reaches(ctx: &Context<'_>, record: Record<'_>) -> Result<bool> {
-    let caller = caller(ctx);
-    if !policy::may_read_cases(caller.actor.role) {
-        return Err(forbidden());
-    }
-    caller
+    case_reader(ctx)?
         .reaches(app(ctx).store.db(), record)
         .await
         .map_err(|e| internal_error(ctx, e))
+}
+
+/// The caller, if their role reads cases at all.
+fn case_reader<'a>(ctx: &Context<'a>) -> Result<&'a Caller> {
+    let caller = caller(ctx);
+    if policy::may_read_cases(caller.actor.role) {
+        Ok(caller)
+    } else {
+        Err(forbidden())
+    }
 }
 
 // --- programme --------------------------------------------------------------------------------
