@@ -292,7 +292,10 @@ impl Db {
                 begun(async move {
                     let connection = writer.acquire().await?;
                     // Marked while this task holds the one writing connection, so the mark
-                    // is this transaction's, whether its BEGIN succeeds or not.
+                    // is this transaction's, whether its BEGIN succeeds or not. (Hence the
+                    // acquire and `Transaction::begin` apart, which is all sqlx's own
+                    // `Pool::begin_with` does; that function is hidden from sqlx's docs, and
+                    // Cargo.lock pins sqlx.)
                     local.writer_relaxed.store(true, Ordering::Release);
                     Transaction::begin(
                         connection,
