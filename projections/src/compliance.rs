@@ -25,6 +25,10 @@ impl Projection for ComplianceProjection {
     /// 2: subjects carry their offender manager.
     /// 3: id columns compare bytes on PostgreSQL (`projection::id_column`).
     const VERSION: i32 = 3;
+    /// Compliance reads neither a subject's offences (outcomes do) nor an order's conditions
+    /// (only breaches of them).
+    const IGNORES: &'static [&'static str] =
+        &["OffenceRecorded", "OffenceProven", "ConditionImposed"];
     const TABLES: &'static [&'static str] = &[
         "compliance_subjects",
         "compliance_enrolments",

@@ -18,15 +18,17 @@ pub enum Decoded {
     Order(OrderEvent),
 }
 
-/// Decodes a feed event's stored payload by its aggregate type, upcasting it where needed.
-pub fn decode(event: &RawFeedEvent) -> Result<Decoded, String> {
-    let (kind, version, payload) = (&event.event_type, &event.event_version, &event.payload);
+/// Decodes a feed event's stored payload by its aggregate type, upcasting it where needed;
+/// `None` when the read left the payload out (a type of event the reader ignores).
+pub fn decode(event: &RawFeedEvent) -> Option<Result<Decoded, String>> {
+    let payload = event.payload.as_deref()?;
+    let (kind, version) = (&event.event_type, &event.event_version);
     let decoded = match event.aggregate_type.as_str() {
         Programme::TYPE => read_event(kind, version, payload).map(Decoded::Programme),
         Subject::TYPE => read_event(kind, version, payload).map(Decoded::Subject),
         Enrolment::TYPE => read_event(kind, version, payload).map(Decoded::Enrolment),
         ProtectionOrder::TYPE => read_event(kind, version, payload).map(Decoded::Order),
-        other => return Err(format!("unknown aggregate type {other:?}")),
+        other => return Some(Err(format!("unknown aggregate type {other:?}"))),
     };
-    decoded.map_err(|e| format!("payload does not decode: {e}"))
+    Some(decoded.map_err(|e| format!("payload does not decode: {e}")))
 }

@@ -23,6 +23,23 @@ impl Projection for ProgressProjection {
     /// 2: `expected_end_on` is computed by readers (date arithmetic is not portable SQL).
     /// 3: id columns compare bytes on PostgreSQL (`projection::id_column`).
     const VERSION: i32 = 3;
+    /// A course's progress is its enrolment's events and its subject's risk assessments: not
+    /// the rest of the subject's record, nor any protection order.
+    const IGNORES: &'static [&'static str] = &[
+        "SubjectRegistered",
+        "OffenderManagerAllocated",
+        "OffenceRecorded",
+        "OffenceProven",
+        "ConcernRaised",
+        "ConcernAcknowledged",
+        "EnforcementActionRecorded",
+        "OrderMade",
+        "ConditionImposed",
+        "OrderServed",
+        "NotificationGiven",
+        "BreachReported",
+        "BreachOutcomeRecorded",
+    ];
     const TABLES: &'static [&'static str] = &[
         "progress",
         "progress_sessions",

@@ -50,6 +50,13 @@ pub trait Projection: Send + Sync + 'static {
     /// statistics: a rebuilt generation is then analyzed before it goes live
     /// ([`crate::registry::analyze`]). A projection read only whole has no plan to choose.
     const READ_BY_KEY: bool = true;
+    /// Types of event (`event_type`, as stored) that change none of its tables. The feed sends
+    /// them without their payloads and the runner passes over them: a rebuild need not have
+    /// the database render a fifth of the log as text for nothing, nor decode it
+    /// (docs/benchmarks.md). A type missing here costs only time; a type listed that the
+    /// projection does use would leave its views wrong, which the projections' tests check
+    /// (`every_view_is_the_same_when_the_events_it_ignores_are_read`).
+    const IGNORES: &'static [&'static str] = &[];
 
     /// Applies a batch of events, in feed order, inside the batch's transaction (which also
     /// moves the checkpoint past them).

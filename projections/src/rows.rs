@@ -339,10 +339,13 @@ async fn insert_columns<R: TableRow>(
         let arrays: Vec<String> = columns
             .iter()
             .enumerate()
-            .map(|(i, column)| format!("${}::{}", i + 1, column.array_type()))
+            .map(|(i, column)| format!("UNNEST(${}::{})", i + 1, column.array_type()))
             .collect();
+        // One `UNNEST` per column in the select list, not one `UNNEST(…, …)` in FROM: a
+        // function in FROM is first materialized in a tuplestore, row by row (schedule rows of
+        // a national rebuild, 240,474 in 3,000-row statements: 520–540 ms, against 471–475).
         let sql = format!(
-            "INSERT INTO {} ({}) SELECT * FROM UNNEST({}){on_conflict}",
+            "INSERT INTO {} ({}) SELECT {}{on_conflict}",
             g.table(table),
             R::COLUMNS.join(", "),
             arrays.join(", ")

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use desist_store::db::{self, Backend, Db, EventSignal, Lock};
-use desist_store::feed::{has_events_after, read_raw_after, RawFeedEvent};
+use desist_store::feed::{has_events_after, read_raw_after, Payloads, RawFeedEvent};
 use desist_store::FeedPosition;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -169,7 +169,15 @@ impl<P: Projection> Runner<P> {
         loop {
             let batch = match ahead.take() {
                 Some(reading) => reading.await??,
-                None => read(&self.db, progress.checkpoint, self.options.batch_size).await?,
+                None => {
+                    read(
+                        &self.db,
+                        progress.checkpoint,
+                        self.options.batch_size,
+                        P::IGNORES,
+                    )
+                    .await?
+                }
             };
             let Some(last) = batch.events.last() else {
                 if !has_events_after(self.db.writer(), progress.checkpoint).await? {
@@ -194,7 +202,7 @@ impl<P: Projection> Runner<P> {
             let full = batch.events.len() as i64 >= self.options.batch_size;
             let reading = full.then(|| {
                 let (db, size, next) = (self.db.clone(), self.options.batch_size, last.position);
-                tokio::spawn(async move { read(&db, next, size).await })
+                tokio::spawn(async move { read(&db, next, size, P::IGNORES).await })
             });
             match self.apply_batch(generation, &mut progress, batch).await {
                 Ok(()) => {}
@@ -236,11 +244,13 @@ impl<P: Projection> Runner<P> {
         let mut decoded = Vec::with_capacity(events.len());
         for (event, payload) in events.iter().zip(batch.decoded) {
             match payload {
-                Ok(d) => decoded.push(Applied {
+                // A type of event this view ignores: the checkpoint passes it.
+                None => {}
+                Some(Ok(d)) => decoded.push(Applied {
                     event: d,
                     feed: event,
                 }),
-                Err(reason) => {
+                Some(Err(reason)) => {
                     return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await)
                 }
             }
@@ -285,8 +295,9 @@ impl<P: Projection> Runner<P> {
         }
         if let Err(failure) = self.projection.apply(&mut tx, generation, &decoded).await {
             drop(tx);
-            let (event, reason) = match failure.event.and_then(|i| events.get(i)) {
-                Some(event) => (event, failure.error.to_string()),
+            // The failing event's index is among the events applied, not those read.
+            let (event, reason) = match failure.event.and_then(|i| decoded.get(i)) {
+                Some(applied) => (applied.feed, failure.error.to_string()),
                 None => (
                     last,
                     format!("writing the batch ending here: {}", failure.error),
@@ -384,14 +395,20 @@ impl<P: Projection> Runner<P> {
     }
 }
 
-/// Events read from the feed, and their payloads decoded (or why one does not decode).
+/// Events read from the feed, and their payloads decoded (or why one does not decode; `None`
+/// for a type of event the projection ignores, whose payload was not read).
 struct Batch {
     events: Vec<RawFeedEvent>,
-    decoded: Vec<Result<Decoded, String>>,
+    decoded: Vec<Option<Result<Decoded, String>>>,
 }
 
-async fn read(db: &Db, after: FeedPosition, limit: i64) -> Result<Batch, ProjectionError> {
-    let events = read_raw_after(db.reader(), after, limit).await?;
+async fn read(
+    db: &Db,
+    after: FeedPosition,
+    limit: i64,
+    ignored: &[&str],
+) -> Result<Batch, ProjectionError> {
+    let events = read_raw_after(db.reader(), after, limit, Payloads::Except(ignored)).await?;
     let decoded = events.iter().map(decode).collect();
     Ok(Batch { events, decoded })
 }

@@ -14,7 +14,7 @@ use desist_domain::upcasting::upcast;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::db::{self, Pool, Target};
+use crate::db::{self, Arg, Pool, Target};
 use crate::{Backend, StoreError};
 
 /// A place in the feed. `FeedPosition::START` is before every event.
@@ -86,36 +86,65 @@ pub struct RawFeedEvent {
     pub aggregate_id: String,
     pub event_type: String,
     pub event_version: String,
-    pub payload: String,
+    /// `None` when the read left it out ([`Payloads`]).
+    pub payload: Option<String>,
+}
+
+/// Which payloads a read of the feed brings back. Every event is still read, in order, so a
+/// reader's checkpoint passes the ones it ignores; but PostgreSQL renders each payload it sends
+/// as text (`jsonb` to JSON), and the reader decodes it, for nothing when the reader does
+/// nothing with that type of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payloads<'a> {
+    All,
+    /// Every payload but those of events of these types (as stored in `event_type`).
+    Except(&'a [&'a str]),
+    /// No payloads: the reader wants only which aggregates the events are about.
+    None,
 }
 
 /// Up to `limit` events after `after`, in feed order, from the finished part of the log only,
-/// with their payloads as stored.
+/// with their payloads as stored, where `payloads` asks for them.
 pub async fn read_raw_after(
     pool: Pool<'_>,
     after: FeedPosition,
     limit: i64,
+    payloads: Payloads<'_>,
 ) -> Result<Vec<RawFeedEvent>, StoreError> {
     let backend = pool.backend();
-    let select = match backend {
-        Backend::Postgres => {
-            "tx::text::bigint, global_position, aggregate_type, aggregate_id, event_type, \
-             event_version, payload::text"
-        }
-        Backend::Sqlite => {
-            "0, p.global_position, e.aggregate_type, e.aggregate_id, e.event_type, \
-             e.event_version, e.payload"
-        }
+    let (event_type, payload) = match backend {
+        Backend::Postgres => ("event_type", "payload::text"),
+        Backend::Sqlite => ("e.event_type", "e.payload"),
     };
-    type RawRow = (i64, i64, String, String, String, String, String);
-    let rows: Vec<RawRow> = bind_position(
-        db::query_as(feed_sql(backend, Reach::Finished, select)),
+    let payload = match payloads {
+        Payloads::All => payload.to_string(),
+        Payloads::Except(_) => format!(
+            "CASE WHEN {} THEN NULL ELSE {payload} END",
+            db::any_of(backend, event_type, 4)
+        ),
+        Payloads::None => "NULL".to_string(),
+    };
+    let select = match backend {
+        Backend::Postgres => format!(
+            "tx::text::bigint, global_position, aggregate_type, aggregate_id, event_type, \
+             event_version, {payload}"
+        ),
+        Backend::Sqlite => format!(
+            "0, p.global_position, e.aggregate_type, e.aggregate_id, e.event_type, \
+             e.event_version, {payload}"
+        ),
+    };
+    type RawRow = (i64, i64, String, String, String, String, Option<String>);
+    let mut query = bind_position(
+        db::query_as(feed_sql(backend, Reach::Finished, &select)),
         backend,
         after,
     )
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    .bind(limit);
+    if let Payloads::Except(types) = payloads {
+        query = query.bind(Arg::ids(types.iter().copied()));
+    }
+    let rows: Vec<RawRow> = query.fetch_all(pool).await?;
     let event = |(tx, global_position, kind, id, event_type, version, payload): RawRow| {
         let position = FeedPosition {
             tx,

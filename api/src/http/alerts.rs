@@ -15,6 +15,7 @@ use desist_domain::enrolment::Enrolment;
 use desist_domain::protection_order::ProtectionOrder;
 use desist_domain::subject::Subject;
 use desist_projections::measures::compliance::{Rag, Reason};
+use desist_store::feed::Payloads;
 use desist_store::FeedPosition;
 use tokio::sync::watch;
 
@@ -165,9 +166,14 @@ async fn touched_since(app: &AppContext, seen: &mut FeedPosition) -> Option<Vec<
     // Sets: after a bulk load, hundreds of thousands of events are about a few thousand courses.
     let (mut enrolments, mut orders) = (BTreeSet::new(), BTreeSet::new());
     loop {
-        let events = desist_store::feed::read_raw_after(app.store.db().reader(), *seen, 10_000)
-            .await
-            .ok()?;
+        let events = desist_store::feed::read_raw_after(
+            app.store.db().reader(),
+            *seen,
+            10_000,
+            Payloads::None,
+        )
+        .await
+        .ok()?;
         let Some(last) = events.last() else {
             break;
         };
