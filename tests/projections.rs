@@ -863,6 +863,58 @@ async fn every_view_is_the_same_when_the_events_it_ignores_are_read() {
     ignored_events_change_nothing(OutcomesProjection, &db).await;
 }
 
+/// The indexes of every table of `P`'s `generation`, their generation suffix left out.
+async fn indexes<P: Projection>(pool: &Db, generation: Generation) -> Vec<String> {
+    let sql = match pool.backend() {
+        desist_store::Backend::Postgres => {
+            "SELECT indexdef FROM pg_indexes WHERE tablename = $1 ORDER BY 1"
+        }
+        desist_store::Backend::Sqlite => {
+            "SELECT coalesce(sql, name) FROM sqlite_master
+              WHERE type = 'index' AND tbl_name = $1 ORDER BY 1"
+        }
+    };
+    let mut all = Vec::new();
+    for table in P::TABLES {
+        let defined: Vec<String> = desist_store::db::query_scalar(sql)
+            .bind(generation.table(table))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let suffix = generation.table("");
+        all.extend(defined.into_iter().map(|d| d.replace(&suffix, "_g")));
+    }
+    all
+}
+
+/// A rebuild builds some keys only once it has caught up (`Projection::KEYS_BUILT_LAST`): the
+/// generation it makes live has every index a new one starts with, and they hold.
+#[tokio::test]
+async fn a_rebuilt_generation_has_every_index_a_new_one_has() {
+    let db = TestDb::new().await;
+    import_pilot(&db.store).await;
+    let pool = db.store.db();
+    let new = ensure_live::<OutcomesProjection>(pool).await.unwrap();
+    let of_new = indexes::<OutcomesProjection>(pool, new).await;
+    let (rebuilt, _) = desist_projections::runner::rebuild(OutcomesProjection, pool, |_| {})
+        .await
+        .unwrap();
+    assert_ne!(new, rebuilt);
+    assert_eq!(indexes::<OutcomesProjection>(pool, rebuilt).await, of_new);
+    assert!(
+        of_new.iter().any(|i| i.contains("outcome_sessions_g_key")),
+        "{of_new:?}"
+    );
+    // The key holds: a session's version already there cannot be added again.
+    let again = desist_store::db::query(format!(
+        "INSERT INTO {0} SELECT * FROM {0} LIMIT 1",
+        rebuilt.table("outcome_sessions")
+    ))
+    .execute(pool)
+    .await;
+    assert!(again.is_err(), "a duplicate session version was accepted");
+}
+
 /// A runner that read the checkpoint before its predecessor's last batch committed (the
 /// predecessor's lock, on its own connection, ended first) does not apply that batch again.
 #[tokio::test]

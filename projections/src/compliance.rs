@@ -102,7 +102,7 @@ impl Projection for ComplianceProjection {
             enforcement: Rows::of_events("compliance_enforcement"),
             orders: Rows::load(tx, g, "compliance_orders", &orders).await?,
             breaches: Rows::load(tx, g, "compliance_breaches", &orders).await?,
-            risk: Rows::new("compliance_risk"),
+            risk: Rows::of_events("compliance_risk"),
         };
         for applied in events {
             batch.apply(applied);

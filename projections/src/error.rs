@@ -32,9 +32,10 @@ pub enum ProjectionError {
         pinned: String,
         reached: String,
     },
-    /// The task reading the feed ahead of the batch being written panicked or was cancelled.
-    #[error("reading the feed ahead failed: {0}")]
-    ReadAhead(#[from] tokio::task::JoinError),
+    /// A task of the runner's (reading the feed ahead of the batch being written, analyzing
+    /// a rebuilt table) panicked or was cancelled.
+    #[error("a projection task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// Raised only by the test hook that simulates a crash before commit.
     #[error("simulated crash before commit")]
     SimulatedCrash,

@@ -60,12 +60,10 @@ impl Projection for OutcomesProjection {
     const SCHEMA: &'static [&'static str] = &[
         "CREATE TABLE outcome_subjects{g} (
             subject_id {id} NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
-            area text NOT NULL, birth_year integer NOT NULL, sex text NOT NULL,
-            PRIMARY KEY (subject_id, pos))",
+            area text NOT NULL, birth_year integer NOT NULL, sex text NOT NULL)",
         "CREATE TABLE outcome_srp{g} (
             subject_id {id} NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
-            assessed_on date NOT NULL, stalker_type text NOT NULL,
-            PRIMARY KEY (subject_id, pos))",
+            assessed_on date NOT NULL, stalker_type text NOT NULL)",
         "CREATE TABLE outcome_enrolments{g} (
             enrolment_id {id} NOT NULL, pos_tx bigint NOT NULL, pos bigint NOT NULL,
             subject_id {id} NOT NULL, programme text NOT NULL, route text NOT NULL,
@@ -78,8 +76,7 @@ impl Projection for OutcomesProjection {
         "CREATE TABLE outcome_sessions{g} (
             enrolment_id {id} NOT NULL, session_id {id} NOT NULL,
             pos_tx bigint NOT NULL, pos bigint NOT NULL,
-            number integer NOT NULL, held_at timestamptz NOT NULL, attendance text NOT NULL,
-            PRIMARY KEY (enrolment_id, session_id, pos))",
+            number integer NOT NULL, held_at timestamptz NOT NULL, attendance text NOT NULL)",
         "CREATE TABLE outcome_offences{g} (
             subject_id {id} NOT NULL, offence_id {id} NOT NULL,
             pos_tx bigint NOT NULL, pos bigint NOT NULL,
@@ -95,6 +92,14 @@ impl Projection for OutcomesProjection {
             order_id {id} NOT NULL, breach_id {id} NOT NULL,
             pos_tx bigint NOT NULL, pos bigint NOT NULL, reported_on date NOT NULL,
             PRIMARY KEY (order_id, breach_id))",
+    ];
+
+    /// The keys of the three tables whose rows are each one event's.
+    const KEYS_BUILT_LAST: &'static [&'static str] = &[
+        "CREATE UNIQUE INDEX outcome_subjects{g}_key ON outcome_subjects{g} (subject_id, pos)",
+        "CREATE UNIQUE INDEX outcome_srp{g}_key ON outcome_srp{g} (subject_id, pos)",
+        "CREATE UNIQUE INDEX outcome_sessions{g}_key
+            ON outcome_sessions{g} (enrolment_id, session_id, pos)",
     ];
 
     async fn apply(

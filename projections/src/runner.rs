@@ -460,6 +460,7 @@ pub async fn rebuild<P: Projection>(
     let generation = registry::create_building::<P>(pool).await?;
     let runner = Runner::new(projection, pool.clone());
     let progress = runner.catch_up(generation, on_batch).await?;
+    registry::build_keys::<P>(pool, generation).await?;
     if P::READ_BY_KEY {
         registry::analyze::<P>(pool, generation).await?;
     }
