@@ -67,6 +67,7 @@ async fn create_in<P: Projection>(
             .execute(&mut *conn)
             .await?;
     }
+    // A generation being built gets these once it has caught up (`build_keys`).
     if status == "live" {
         for statement in P::KEYS_BUILT_LAST {
             db::query(generation.sql(statement))

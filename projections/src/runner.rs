@@ -169,15 +169,7 @@ impl<P: Projection> Runner<P> {
         loop {
             let batch = match ahead.take() {
                 Some(reading) => reading.await??,
-                None => {
-                    read(
-                        &self.db,
-                        progress.checkpoint,
-                        self.options.batch_size,
-                        P::IGNORES,
-                    )
-                    .await?
-                }
+                None => read::<P>(&self.db, progress.checkpoint, self.options.batch_size).await?,
             };
             let Some(last) = batch.events.last() else {
                 if !has_events_after(self.db.writer(), progress.checkpoint).await? {
@@ -202,7 +194,7 @@ impl<P: Projection> Runner<P> {
             let full = batch.events.len() as i64 >= self.options.batch_size;
             let reading = full.then(|| {
                 let (db, size, next) = (self.db.clone(), self.options.batch_size, last.position);
-                tokio::spawn(async move { read(&db, next, size, P::IGNORES).await })
+                tokio::spawn(async move { read::<P>(&db, next, size).await })
             });
             match self.apply_batch(generation, &mut progress, batch).await {
                 Ok(()) => {}
@@ -402,13 +394,12 @@ struct Batch {
     decoded: Vec<Option<Result<Decoded, String>>>,
 }
 
-async fn read(
+async fn read<P: Projection>(
     db: &Db,
     after: FeedPosition,
     limit: i64,
-    ignored: &[&str],
 ) -> Result<Batch, ProjectionError> {
-    let events = read_raw_after(db.reader(), after, limit, Payloads::Except(ignored)).await?;
+    let events = read_raw_after(db.reader(), after, limit, Payloads::Except(P::IGNORES)).await?;
     let decoded = events.iter().map(decode).collect();
     Ok(Batch { events, decoded })
 }

@@ -96,7 +96,6 @@ pub struct RawFeedEvent {
 /// nothing with that type of event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Payloads<'a> {
-    All,
     /// Every payload but those of events of these types (as stored in `event_type`).
     Except(&'a [&'a str]),
     /// No payloads: the reader wants only which aggregates the events are about.
@@ -117,7 +116,6 @@ pub async fn read_raw_after(
         Backend::Sqlite => ("e.event_type", "e.payload"),
     };
     let payload = match payloads {
-        Payloads::All => payload.to_string(),
         Payloads::Except(_) => format!(
             "CASE WHEN {} THEN NULL ELSE {payload} END",
             db::any_of(backend, event_type, 4)
