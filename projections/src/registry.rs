@@ -62,18 +62,15 @@ async fn create_in<P: Projection>(
     .await?;
     let generation = Generation(next);
     let id = crate::projection::id_column(conn.backend());
-    for statement in P::SCHEMA {
+    // A generation being built gets its late keys once it has caught up (`build_keys`).
+    let keys: &[&str] = match status {
+        "live" => P::KEYS_BUILT_LAST,
+        _ => &[],
+    };
+    for statement in P::SCHEMA.iter().chain(keys) {
         db::query(generation.sql(statement).replace("{id}", id))
             .execute(&mut *conn)
             .await?;
-    }
-    // A generation being built gets these once it has caught up (`build_keys`).
-    if status == "live" {
-        for statement in P::KEYS_BUILT_LAST {
-            db::query(generation.sql(statement))
-                .execute(&mut *conn)
-                .await?;
-        }
     }
     db::query(
         "INSERT INTO projection_generations (name, generation, status, schema_version)

@@ -111,9 +111,19 @@ pub async fn read_raw_after(
     payloads: Payloads<'_>,
 ) -> Result<Vec<RawFeedEvent>, StoreError> {
     let backend = pool.backend();
-    let (event_type, payload) = match backend {
-        Backend::Postgres => ("event_type", "payload::text"),
-        Backend::Sqlite => ("e.event_type", "e.payload"),
+    let (columns, event_type, payload) = match backend {
+        Backend::Postgres => (
+            "tx::text::bigint, global_position, aggregate_type, aggregate_id, event_type, \
+             event_version",
+            "event_type",
+            "payload::text",
+        ),
+        Backend::Sqlite => (
+            "0, p.global_position, e.aggregate_type, e.aggregate_id, e.event_type, \
+             e.event_version",
+            "e.event_type",
+            "e.payload",
+        ),
     };
     let payload = match payloads {
         Payloads::Except(_) => format!(
@@ -122,16 +132,7 @@ pub async fn read_raw_after(
         ),
         Payloads::None => "NULL".to_string(),
     };
-    let select = match backend {
-        Backend::Postgres => format!(
-            "tx::text::bigint, global_position, aggregate_type, aggregate_id, event_type, \
-             event_version, {payload}"
-        ),
-        Backend::Sqlite => format!(
-            "0, p.global_position, e.aggregate_type, e.aggregate_id, e.event_type, \
-             e.event_version, {payload}"
-        ),
-    };
+    let select = format!("{columns}, {payload}");
     type RawRow = (i64, i64, String, String, String, String, Option<String>);
     let mut query = bind_position(
         db::query_as(feed_sql(backend, Reach::Finished, &select)),
