@@ -178,7 +178,7 @@ async fn view_batches_skip_the_flush_and_the_writers_next_commit_waits_for_the_d
     let db = TestDb::new().await;
     let writer = db.store.db().writer();
 
-    let mut batch = db.store.db().begin_derived().await.unwrap();
+    let mut batch = db.store.db().begin_derived("").await.unwrap();
     assert!(!commits_wait_for_the_disk(&mut batch).await);
     batch.commit().await.unwrap();
     let mut command = writer.begin().await.unwrap();
@@ -186,7 +186,7 @@ async fn view_batches_skip_the_flush_and_the_writers_next_commit_waits_for_the_d
     drop(command);
     assert!(commits_wait_for_the_disk(writer).await);
 
-    let mut abandoned = db.store.db().begin_derived().await.unwrap();
+    let mut abandoned = db.store.db().begin_derived("").await.unwrap();
     assert!(!commits_wait_for_the_disk(&mut abandoned).await);
     drop(abandoned);
     assert!(commits_wait_for_the_disk(writer).await);

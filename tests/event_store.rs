@@ -135,6 +135,15 @@ async fn a_repeated_command_id_records_once_and_returns_the_original_outcome() {
     assert_eq!(first.first_sequence, second.first_sequence);
     assert_eq!(first.last_sequence, second.last_sequence);
     assert_eq!(event_count(&db).await, count, "the repeat wrote nothing");
+    // Both answers say where the command's event sits in the feed: the last event there.
+    let feed = common::feed_at_least(&db.store, FeedPosition::START, count as usize).await;
+    let last = feed.last().expect("the feed has the command's event");
+    assert_eq!(
+        (last.aggregate_id.as_str(), last.sequence),
+        ("E1", first.last_sequence)
+    );
+    assert_eq!(first.position, Some(last.position));
+    assert_eq!(second.position, first.position);
 }
 
 #[tokio::test]

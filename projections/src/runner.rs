@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use desist_store::db::{self, Backend, Db, EventSignal, Lock};
+use desist_store::db::{self, Db, EventSignal, Lock};
 use desist_store::feed::{has_events_after, read_raw_after, Payloads, RawFeedEvent};
 use desist_store::FeedPosition;
 use tokio::sync::watch;
@@ -248,17 +248,16 @@ impl<P: Projection> Runner<P> {
             }
         }
         // The commit need not wait for the disk: a batch lost in a crash is lost with its
-        // checkpoint, and applied again.
-        let mut tx = self.db.begin_derived().await?;
-        if tx.backend() == Backend::Postgres {
-            // A batch reads its rows by their owner's id, always through the primary key. A
-            // rebuild's tables grow from empty faster than autovacuum analyzes them, and
-            // without statistics PostgreSQL guesses that a few hundred ids match most of
-            // the table and scans all of it: the rebuild slowed as its tables grew.
-            db::query("SELECT set_config('enable_seqscan', 'off', true)")
-                .execute(&mut tx)
-                .await?;
-        }
+        // checkpoint, and applied again. A batch reads its rows by their owner's id, always
+        // through the primary key: a rebuild's tables grow from empty faster than autovacuum
+        // analyzes them, and without statistics PostgreSQL guesses that a few hundred ids
+        // match most of the table and scans all of it (the rebuild slowed as its tables
+        // grew). The setting goes with the BEGIN: a statement of its own was a round trip a
+        // batch, and under load a live runner's batch carries a command or two.
+        let mut tx = self
+            .db
+            .begin_derived("SET LOCAL enable_seqscan = off")
+            .await?;
         // The checkpoint moves first, and only from where this batch began: that takes the
         // generation's row lock, so a runner whose predecessor's last commit is still in
         // flight (its lock connection closed first) waits for it, and then finds the

@@ -9,9 +9,9 @@ use desist_domain::{DomainError, DomainServices};
 use rand::Rng;
 use serde::Serialize;
 
-use crate::db::{self, Db, EventRepository};
+use crate::db::{self, Backend, Db, EventRepository};
 use crate::sealing::SealingRepository;
-use crate::{CommandError, CommandMetadata, Store, StoreError};
+use crate::{CommandError, CommandMetadata, FeedPosition, Store, StoreError};
 
 /// How many times a command is tried when other writers keep changing the same aggregate.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 20;
@@ -31,6 +31,8 @@ pub struct CommandOutcome {
     pub aggregate_id: String,
     pub first_sequence: i64,
     pub last_sequence: i64,
+    /// Where its last event sits in the feed: what a reader waits for to see the command.
+    pub position: Option<FeedPosition>,
     /// True when the command id had been recorded before: nothing new was written.
     pub replayed: bool,
 }
@@ -91,6 +93,11 @@ where
     /// A command id seen before returns the first outcome and writes nothing. A conflict with
     /// another writer is retried up to the bound, then reported as [`CommandError::Conflict`];
     /// in every case an `Ok` means the events are committed.
+    ///
+    /// The command log is not asked before an attempt: the store refuses, in the events' own
+    /// transaction, a command id recorded before (the `events_log_command` trigger), and
+    /// every refusal looks the first outcome up. A new command, nearly every one, costs no
+    /// lookup before its append.
     pub async fn execute(
         &self,
         aggregate_id: &str,
@@ -101,9 +108,6 @@ where
         validate_aggregate_id(aggregate_id)?;
         let name = command_name(&command);
         for attempt in 0..self.max_attempts {
-            if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
-                return Ok(outcome);
-            }
             let result = self
                 .cqrs
                 .execute_with_metadata(
@@ -128,29 +132,32 @@ where
                             )
                         });
                 }
-                Err(AggregateError::UserError(rule)) => {
-                    // The same command may have been recorded by a concurrent retry; then
-                    // the rule sees its effects, and the answer is the original outcome.
+                Err(error) => {
+                    // The command id may have been recorded before (a retry, or a concurrent
+                    // attempt that won the race): then the store refused this attempt, or
+                    // the rules refused it seeing the command's own effects, and the answer
+                    // is the first outcome. (PostgreSQL's store reports a recorded id as a
+                    // conflict with another writer.)
                     if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
                         return Ok(outcome);
                     }
-                    return Err(CommandError::Rejected(rule));
-                }
-                Err(AggregateError::AggregateConflict) => {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(AggregateError::UnexpectedError(e))
-                    if matches!(e.downcast_ref::<StoreError>(), Some(StoreError::Erased(_))) =>
-                {
-                    return Err(CommandError::Rejected(DomainError::SubjectErased));
-                }
-                Err(other) => {
-                    // A concurrent attempt with the same command id may have won the race;
-                    // then the store refused this one, and the answer is the original outcome.
-                    if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
-                        return Ok(outcome);
+                    match error {
+                        AggregateError::UserError(rule) => {
+                            return Err(CommandError::Rejected(rule))
+                        }
+                        AggregateError::AggregateConflict => {
+                            tokio::time::sleep(backoff(attempt)).await
+                        }
+                        AggregateError::UnexpectedError(e)
+                            if matches!(
+                                e.downcast_ref::<StoreError>(),
+                                Some(StoreError::Erased(_))
+                            ) =>
+                        {
+                            return Err(CommandError::Rejected(DomainError::SubjectErased));
+                        }
+                        other => return Err(CommandError::EventStore(other.to_string())),
                     }
-                    return Err(CommandError::EventStore(other.to_string()));
                 }
             }
         }
@@ -251,15 +258,34 @@ where
         name: &str,
         aggregate_id: &str,
     ) -> Result<Option<CommandOutcome>, CommandError> {
-        let row: Option<(String, String, String, i64, i64)> = db::query_as(
-            "SELECT command, aggregate_type, aggregate_id, first_sequence, last_sequence \
-             FROM command_log WHERE command_id = $1",
-        )
-        .bind(&metadata.command_id)
-        .fetch_optional(self.db.writer())
-        .await
-        .map_err(StoreError::from)?;
-        let Some((command, aggregate_type, recorded_id, first_sequence, last_sequence)) = row
+        // With the feed position of the command's last event, which a mutation waits for
+        // its views to reach: read here, it costs no statement of its own.
+        let sql = match self.db.backend() {
+            Backend::Postgres => {
+                "SELECT c.command, c.aggregate_type, c.aggregate_id, c.first_sequence, \
+                        c.last_sequence, e.tx::text::bigint, e.global_position \
+                   FROM command_log c LEFT JOIN events e \
+                     ON e.aggregate_type = c.aggregate_type AND e.aggregate_id = c.aggregate_id \
+                    AND e.sequence = c.last_sequence \
+                  WHERE c.command_id = $1"
+            }
+            Backend::Sqlite => {
+                "SELECT c.command, c.aggregate_type, c.aggregate_id, c.first_sequence, \
+                        c.last_sequence, 0, p.global_position \
+                   FROM command_log c LEFT JOIN event_positions p \
+                     ON p.aggregate_type = c.aggregate_type AND p.aggregate_id = c.aggregate_id \
+                    AND p.sequence = c.last_sequence \
+                  WHERE c.command_id = $1"
+            }
+        };
+        type Row = (String, String, String, i64, i64, Option<i64>, Option<i64>);
+        let row: Option<Row> = db::query_as(sql)
+            .bind(&metadata.command_id)
+            .fetch_optional(self.db.writer())
+            .await
+            .map_err(StoreError::from)?;
+        let Some((command, aggregate_type, recorded_id, first_sequence, last_sequence, tx, at)) =
+            row
         else {
             return Ok(None);
         };
@@ -277,6 +303,10 @@ where
             aggregate_id: recorded_id,
             first_sequence,
             last_sequence,
+            position: tx.zip(at).map(|(tx, global_position)| FeedPosition {
+                tx,
+                global_position,
+            }),
             replayed: true,
         }))
     }

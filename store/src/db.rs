@@ -280,11 +280,16 @@ impl Db {
     ///
     /// A command waits for its views, so a flush at each of their commits would be on the
     /// command's path.
-    pub async fn begin_derived(&self) -> Result<Tx, sqlx::Error> {
+    ///
+    /// `postgres_settings` (`SET LOCAL …` statements, or nothing) go to PostgreSQL with the
+    /// `BEGIN`, in the same round trip; SQLite has no use for them.
+    pub async fn begin_derived(&self, postgres_settings: &'static str) -> Result<Tx, sqlx::Error> {
         match self {
             Db::Postgres { .. } => {
                 self.writer()
-                    .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                    .begin_with(format!(
+                        "BEGIN; SET LOCAL synchronous_commit = off; {postgres_settings}"
+                    ))
                     .await
             }
             Db::Sqlite { writer, local, .. } => {
@@ -471,7 +476,8 @@ impl<'a> Pool<'a> {
     }
 
     /// Begins a transaction with `statement`, in a task of its own (see [`Pool::begin`]).
-    async fn begin_with(self, statement: &'static str) -> Result<Tx, sqlx::Error> {
+    async fn begin_with(self, statement: impl Into<Cow<'static, str>>) -> Result<Tx, sqlx::Error> {
+        let statement = statement.into();
         match self {
             Pool::Postgres(pool) => {
                 let pool = pool.clone();

@@ -333,35 +333,6 @@ fn bind_position<T>(query: db::Query<T>, backend: Backend, position: FeedPositio
     }
 }
 
-/// Where the event `sequence` of an aggregate sits in the feed.
-pub async fn position_of(
-    pool: Pool<'_>,
-    aggregate_type: &str,
-    aggregate_id: &str,
-    sequence: i64,
-) -> Result<Option<FeedPosition>, StoreError> {
-    let sql = match pool.backend() {
-        Backend::Postgres => {
-            "SELECT tx::text::bigint, global_position FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3"
-        }
-        Backend::Sqlite => {
-            "SELECT 0, global_position FROM event_positions
-              WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3"
-        }
-    };
-    let row: Option<(i64, i64)> = db::query_as(sql)
-        .bind(aggregate_type)
-        .bind(aggregate_id)
-        .bind(sequence)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|(tx, global_position)| FeedPosition {
-        tx,
-        global_position,
-    }))
-}
-
 /// One recorded event of an aggregate, as its history shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEntry {

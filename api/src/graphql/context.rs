@@ -128,14 +128,7 @@ impl AppContext {
     /// the object a mutation returns shows what it just recorded.
     pub async fn wait_for_views(&self, outcome: &CommandOutcome) {
         let pool = self.store.db();
-        let Ok(Some(position)) = desist_store::feed::position_of(
-            pool.writer(),
-            &outcome.aggregate_type,
-            &outcome.aggregate_id,
-            outcome.last_sequence,
-        )
-        .await
-        else {
+        let Some(position) = outcome.position else {
             return;
         };
         let deadline = tokio::time::Instant::now() + self.view_wait;
