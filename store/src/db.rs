@@ -1132,30 +1132,51 @@ impl EventRepository {
             EventRepository::Postgres(_, pool) => Pool::Postgres(pool),
             EventRepository::Sqlite(_, pool) => Pool::Sqlite(pool),
         };
+        let chunks: Vec<&[SerializedEvent]> =
+            events.chunks(events_per_insert(pool.backend())).collect();
+        if let [only] = chunks.as_slice() {
+            // One statement is atomic on its own, its triggers (the command log, SQLite's
+            // positions) and all: no BEGIN and COMMIT, two round trips of a command's five.
+            insert_chunk::<A>(only)
+                .execute(pool)
+                .await
+                .map_err(persistence_error)?;
+            return Ok(());
+        }
         let mut tx = pool.begin().await.map_err(persistence_error)?;
-        for chunk in events.chunks(events_per_insert(pool.backend())) {
-            query(format!(
-                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-                                     event_version, payload, metadata) VALUES {}",
-                row_placeholders(chunk.len(), 7)
-            ))
-            .bind_all(chunk.iter().flat_map(|e| {
-                [
-                    Arg::from(A::TYPE),
-                    Arg::from(e.aggregate_id.as_str()),
-                    Arg::Int(i64::try_from(e.sequence).ok()),
-                    Arg::from(e.event_type.as_str()),
-                    Arg::from(e.event_version.as_str()),
-                    Arg::from(&e.payload),
-                    Arg::from(&e.metadata),
-                ]
-            }))
-            .one_off()
-            .execute(&mut tx)
-            .await
-            .map_err(persistence_error)?;
+        for chunk in chunks {
+            insert_chunk::<A>(chunk)
+                .execute(&mut tx)
+                .await
+                .map_err(persistence_error)?;
         }
         tx.commit().await.map_err(persistence_error)
+    }
+}
+
+/// One multi-row INSERT of `chunk` into `events`. A single event's statement (most commands')
+/// is always the same text, so it is kept prepared; longer ones vary with their length.
+fn insert_chunk<A: Aggregate>(chunk: &[SerializedEvent]) -> Query<()> {
+    let insert = query(format!(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+                             event_version, payload, metadata) VALUES {}",
+        row_placeholders(chunk.len(), 7)
+    ))
+    .bind_all(chunk.iter().flat_map(|e| {
+        [
+            Arg::from(A::TYPE),
+            Arg::from(e.aggregate_id.as_str()),
+            Arg::Int(i64::try_from(e.sequence).ok()),
+            Arg::from(e.event_type.as_str()),
+            Arg::from(e.event_version.as_str()),
+            Arg::from(&e.payload),
+            Arg::from(&e.metadata),
+        ]
+    }));
+    if chunk.len() > 1 {
+        insert.one_off()
+    } else {
+        insert
     }
 }
 
