@@ -253,7 +253,7 @@ impl<P: Projection> Runner<P> {
         // analyzes them, and without statistics PostgreSQL guesses that a few hundred ids
         // match most of the table and scans all of it (the rebuild slowed as its tables
         // grew). The setting goes with the BEGIN: a statement of its own was a round trip a
-        // batch, and under load a live runner's batch carries a command or two.
+        // batch, and a live runner's batch carries only a few commands.
         let mut tx = self
             .db
             .begin_derived("SET LOCAL enable_seqscan = off")

@@ -1136,7 +1136,7 @@ impl EventRepository {
             events.chunks(events_per_insert(pool.backend())).collect();
         if let [only] = chunks.as_slice() {
             // One statement is atomic on its own, its triggers (the command log, SQLite's
-            // positions) and all: no BEGIN and COMMIT, two round trips of a command's five.
+            // positions) and all: no BEGIN and COMMIT, two round trips fewer a command.
             insert_chunk::<A>(only)
                 .execute(pool)
                 .await
