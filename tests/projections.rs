@@ -798,6 +798,7 @@ impl<P: Projection> Projection for ReadingEverything<P> {
     const VERSION: i32 = P::VERSION;
     const TABLES: &'static [&'static str] = P::TABLES;
     const SCHEMA: &'static [&'static str] = P::SCHEMA;
+    const KEYS_BUILT_LAST: &'static [&'static str] = P::KEYS_BUILT_LAST;
     const READ_BY_KEY: bool = P::READ_BY_KEY;
 
     async fn apply(
@@ -822,7 +823,7 @@ async fn ignored_events_change_nothing<P: Projection + Clone>(projection: P, db:
     for ignored in P::IGNORES {
         assert!(
             present.iter().any(|t| t == ignored),
-            "{} ignores {ignored}: the pilot fixture must hold one to show it changes nothing",
+            "{} ignores {ignored}: the test data must hold one to show it changes nothing",
             P::NAME
         );
     }
