@@ -44,11 +44,9 @@ impl Projection for ComplianceProjection {
         "CREATE TABLE compliance_subjects{g} (
             subject_id {id} PRIMARY KEY, area text NOT NULL, birth_year integer NOT NULL,
             sex text NOT NULL, offender_manager text)",
-        "CREATE INDEX compliance_subjects{g}_offender_manager ON compliance_subjects{g} (offender_manager)",
         "CREATE TABLE compliance_enrolments{g} (
             enrolment_id {id} PRIMARY KEY, subject_id {id} NOT NULL, practitioner text,
             status text NOT NULL, started_on date, ended_on date, end_kind text)",
-        "CREATE INDEX compliance_enrolments{g}_subject_id ON compliance_enrolments{g} (subject_id)",
         "CREATE TABLE compliance_pauses{g} (
             enrolment_id {id} NOT NULL, global_position bigint PRIMARY KEY,
             paused_on date NOT NULL, resumed_on date)",
@@ -61,12 +59,10 @@ impl Projection for ComplianceProjection {
         "CREATE TABLE compliance_enforcement{g} (
             global_position bigint PRIMARY KEY, enrolment_id {id} NOT NULL,
             action_on date NOT NULL, action text NOT NULL)",
-        "CREATE INDEX compliance_enforcement{g}_enrolment_id ON compliance_enforcement{g} (enrolment_id)",
         "CREATE TABLE compliance_orders{g} (
             order_id {id} PRIMARY KEY, subject_id {id} NOT NULL, kind text NOT NULL,
             made_on date NOT NULL, ends_on date, served_on date, discharged_on date,
             initial_notification_on date)",
-        "CREATE INDEX compliance_orders{g}_subject_id ON compliance_orders{g} (subject_id)",
         "CREATE TABLE compliance_breaches{g} (
             order_id {id} NOT NULL, breach_id {id} NOT NULL, condition_id {id} NOT NULL,
             occurred_on date NOT NULL, reported_on date NOT NULL,
@@ -81,7 +77,17 @@ impl Projection for ComplianceProjection {
             assessed_on date NOT NULL, stalker_type text NOT NULL, violence text NOT NULL,
             persistence text NOT NULL, recurrence text NOT NULL,
             psychosocial_damage text NOT NULL)",
-        "CREATE INDEX compliance_risk{g}_subject_id ON compliance_risk{g} (subject_id)",
+    ];
+
+    /// The indexes that serve the views' readers (the caseload, by offender manager and by
+    /// person): applying events looks rows up by their owner only, and never looks up the
+    /// enforcement actions and risk assessments, which are each one event's.
+    const KEYS_BUILT_LAST: &'static [&'static str] = &[
+        "CREATE INDEX IF NOT EXISTS compliance_subjects{g}_offender_manager ON compliance_subjects{g} (offender_manager)",
+        "CREATE INDEX IF NOT EXISTS compliance_enrolments{g}_subject_id ON compliance_enrolments{g} (subject_id)",
+        "CREATE INDEX IF NOT EXISTS compliance_enforcement{g}_enrolment_id ON compliance_enforcement{g} (enrolment_id)",
+        "CREATE INDEX IF NOT EXISTS compliance_orders{g}_subject_id ON compliance_orders{g} (subject_id)",
+        "CREATE INDEX IF NOT EXISTS compliance_risk{g}_subject_id ON compliance_risk{g} (subject_id)",
     ];
 
     async fn apply(

@@ -96,9 +96,9 @@ impl Projection for OutcomesProjection {
 
     /// The keys of the three tables whose rows are each one event's.
     const KEYS_BUILT_LAST: &'static [&'static str] = &[
-        "CREATE UNIQUE INDEX outcome_subjects{g}_key ON outcome_subjects{g} (subject_id, pos)",
-        "CREATE UNIQUE INDEX outcome_srp{g}_key ON outcome_srp{g} (subject_id, pos)",
-        "CREATE UNIQUE INDEX outcome_sessions{g}_key
+        "CREATE UNIQUE INDEX IF NOT EXISTS outcome_subjects{g}_key ON outcome_subjects{g} (subject_id, pos)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS outcome_srp{g}_key ON outcome_srp{g} (subject_id, pos)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS outcome_sessions{g}_key
             ON outcome_sessions{g} (enrolment_id, session_id, pos)",
     ];
 

@@ -66,8 +66,6 @@ impl Projection for ProgressProjection {
             latest_engagement integer,
             paused_since date, paused_days integer NOT NULL DEFAULT 0,
             last_session_at timestamptz, next_session_at timestamptz)",
-        "CREATE INDEX progress{g}_subject_id ON progress{g} (subject_id)",
-        "CREATE INDEX progress{g}_practitioner ON progress{g} (practitioner)",
         concat!(
             "CREATE TABLE progress_sessions{g} (",
             crate::session_columns!(),
@@ -82,6 +80,13 @@ impl Projection for ProgressProjection {
             subject_id {id} PRIMARY KEY, assessed_on date NOT NULL, stalker_type text NOT NULL,
             violence text NOT NULL, persistence text NOT NULL, recurrence text NOT NULL,
             psychosocial_damage text NOT NULL)",
+    ];
+
+    /// The courses' indexes for the caseload and the practitioner's list: applying events
+    /// looks courses up by enrolment only.
+    const KEYS_BUILT_LAST: &'static [&'static str] = &[
+        "CREATE INDEX IF NOT EXISTS progress{g}_subject_id ON progress{g} (subject_id)",
+        "CREATE INDEX IF NOT EXISTS progress{g}_practitioner ON progress{g} (practitioner)",
     ];
 
     async fn apply(
