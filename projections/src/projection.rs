@@ -54,7 +54,8 @@ pub trait Projection: Send + Sync + 'static {
     /// an index up to date row by row cost more than the rows themselves (a national
     /// rebuild's 240,474 schedule rows in 3,000-row statements: 520 ms with their key, 200 ms
     /// without it, and 160 ms to build the key afterwards). A new, empty generation has them
-    /// from the start.
+    /// from the start. Written `IF NOT EXISTS`: a rebuild begun by an earlier version, which
+    /// made some of them with the tables, may be finished by this one.
     const KEYS_BUILT_LAST: &'static [&'static str] = &[];
     /// Whether its readers look rows up by key, so that their plans depend on the tables'
     /// statistics: a rebuilt generation is then analyzed before it goes live
