@@ -50,8 +50,8 @@ pub trait Projection: Send + Sync + 'static {
     /// through: those of tables a batch only adds to, each row one event's
     /// (`Rows::of_events`), and those that serve only the views' readers (a batch loads rows
     /// by their owner, [`crate::rows::TableRow::OWNER`]). A rebuild builds them once it has
-    /// caught up, in one pass over the full table: keeping
-    /// an index up to date row by row cost more than the rows themselves (a national
+    /// caught up, in one pass over the full table: keeping an index up to date row by row
+    /// cost more than the rows themselves (a national
     /// rebuild's 240,474 schedule rows in 3,000-row statements: 520 ms with their key, 200 ms
     /// without it, and 160 ms to build the key afterwards). A new, empty generation has them
     /// from the start. Written `IF NOT EXISTS`: a rebuild begun by an earlier version, which
