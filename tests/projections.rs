@@ -12,10 +12,11 @@ use desist_domain::Role;
 use desist_projections::compliance::ComplianceProjection;
 use desist_projections::decode::Decoded;
 use desist_projections::measures::outcomes::Split;
+use desist_projections::outcome_cache::{cached_outcome_report, OutcomeCache};
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
 use desist_projections::projection::{Applied, Failure};
-use desist_projections::queries::{cached_outcome_report, outcome_report};
+use desist_projections::queries::outcome_report;
 use desist_projections::registry::{ensure_live, status};
 use desist_projections::runner::Progress;
 use desist_projections::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
@@ -254,18 +255,7 @@ async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint
     let db = TestDb::new().await;
     let ws = write_side(&db);
     scenario::subject(&ws, "S1").await;
-    ws.subjects
-        .execute(
-            "S1",
-            SubjectCommand::RecordOffence {
-                offence_id: "F1".into(),
-                category: OffenceCategory::Violence,
-                occurred_at: day(3, 1),
-            },
-            &meta(Role::PoliceSpoOfficer),
-        )
-        .await
-        .unwrap();
+    scenario::offence(&ws, "S1", "F1", OffenceCategory::Violence, day(3, 1)).await;
     scenario::subject(&ws, "S2").await;
     let pool = db.store.db().clone();
     let written = count_events(&db.store).await as usize;
@@ -424,18 +414,26 @@ async fn woken_by(db: &TestDb, ws: &desist_api::write::WriteSide, subject_id: &s
     running.await.unwrap().unwrap();
 }
 
-#[tokio::test]
-async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arrive() {
+/// The pilot fixture imported, and every view caught up with it.
+async fn pilot_with_views() -> TestDb {
     let db = TestDb::new().await;
     import_pilot(&db.store).await;
+    desist_projections::catch_up_all(db.store.db())
+        .await
+        .unwrap();
+    db
+}
+
+#[tokio::test]
+async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arrive() {
+    let db = pilot_with_views().await;
     let pool = db.store.db();
-    desist_projections::catch_up_all(pool).await.unwrap();
     let as_of = "2025-06-30".parse().unwrap();
     let pinned = outcome_report(pool, as_of, None, Split::default())
         .await
         .unwrap();
     // A cached report is the report, and is computed once per position.
-    let cache = desist_projections::queries::OutcomeCache::default();
+    let cache = OutcomeCache::default();
     let cached = cached_outcome_report(pool, &cache, as_of, None, Split::default())
         .await
         .unwrap();
@@ -495,6 +493,61 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
         .await
         .unwrap();
     assert_eq!(*moved, latest);
+}
+
+#[tokio::test]
+async fn an_outcome_report_asked_for_at_the_newest_position_is_made_ready_when_the_view_moves() {
+    let db = pilot_with_views().await;
+    let pool = db.store.db();
+    let as_of = "2025-06-30".parse().unwrap();
+    let cache = OutcomeCache::default();
+    let first = cached_outcome_report(pool, &cache, as_of, None, Split::default())
+        .await
+        .unwrap();
+    let by_area = Split {
+        area: true,
+        ..Split::default()
+    };
+    cached_outcome_report(pool, &cache, as_of, Some(first.position), by_area)
+        .await
+        .unwrap();
+    assert_eq!(
+        cache.refresh(pool).await.unwrap(),
+        0,
+        "the view has not moved: the report asked for is ready"
+    );
+
+    let ws = write_side(&db);
+    let category = OffenceCategory::StalkingHarassment;
+    scenario::offence(&ws, "S030000", "late-2", category, day(2, 1)).await;
+    desist_projections::catch_up_all(pool).await.unwrap();
+
+    assert_eq!(cache.refresh(pool).await.unwrap(), 1);
+    let latest = outcome_report(pool, as_of, None, Split::default())
+        .await
+        .unwrap();
+    assert_ne!(latest.position, first.position);
+    assert!(cache.holds(latest.position, as_of, Split::default()));
+    assert!(
+        !cache.holds(latest.position, as_of, by_area),
+        "a report asked for at a pin stays at its pin"
+    );
+    let asked = cached_outcome_report(pool, &cache, as_of, None, Split::default())
+        .await
+        .unwrap();
+    assert_eq!(*asked, latest, "the report made ready is the report");
+}
+
+#[tokio::test]
+async fn evaluators_asking_for_the_same_outcome_report_at_once_share_one_computation() {
+    let db = pilot_with_views().await;
+    let pool = db.store.db();
+    let as_of = "2025-06-30".parse().unwrap();
+    let cache = OutcomeCache::default();
+    let ask = || cached_outcome_report(pool, &cache, as_of, None, Split::default());
+    let (one, two, three) = tokio::join!(ask(), ask(), ask());
+    let (one, two, three) = (one.unwrap(), two.unwrap(), three.unwrap());
+    assert!(Arc::ptr_eq(&one, &two) && Arc::ptr_eq(&one, &three));
 }
 
 #[tokio::test]

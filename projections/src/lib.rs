@@ -8,11 +8,14 @@
 //! - [`measures`]: the rules behind every number (compliance status, outcome statistics,
 //!   disclosure control) as pure functions over facts.
 //! - [`queries`]: loads the facts from the views and applies the measures.
+//! - [`outcome_cache`]: outcome reports computed once per feed position, kept ready as the
+//!   view moves.
 
 pub mod compliance;
 pub mod decode;
 pub mod error;
 pub mod measures;
+pub mod outcome_cache;
 pub mod outcomes;
 pub mod progress;
 pub mod projection;

@@ -1,8 +1,8 @@
 //! Reads the live views and applies the measures: compliance as of a date, outcome statistics
 //! as of a date and optionally pinned to a feed position.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use desist_store::db::{self, Db};
@@ -331,61 +331,9 @@ pub async fn outcome_report(
     report_at(pool, as_of, position, split).await
 }
 
-/// Like [`outcome_report`], answered from `cache` when the same report at the same position was
-/// computed before: the figures at a feed position never change.
-pub async fn cached_outcome_report(
-    pool: &Db,
-    cache: &OutcomeCache,
-    as_of: NaiveDate,
-    pin: Option<FeedPosition>,
-    split: Split,
-) -> Result<Arc<OutcomeReport>, ProjectionError> {
-    let position = pinned_position(pool, pin).await?;
-    let key = (position, as_of, split);
-    if let Some(report) = cache.get(&key) {
-        return Ok(report);
-    }
-    let report = Arc::new(report_at(pool, as_of, position, split).await?);
-    cache.put(key, report.clone());
-    Ok(report)
-}
-
-/// Outcome reports by the position, date and split they were computed for; the most recent
-/// few are kept.
-#[derive(Default)]
-pub struct OutcomeCache {
-    reports: Mutex<VecDeque<(ReportKey, Arc<OutcomeReport>)>>,
-}
-
-type ReportKey = (FeedPosition, NaiveDate, Split);
-
-impl OutcomeCache {
-    const KEEP: usize = 32;
-
-    fn get(&self, key: &ReportKey) -> Option<Arc<OutcomeReport>> {
-        let reports = self.reports.lock().ok()?;
-        reports
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, r)| r.clone())
-    }
-
-    fn put(&self, key: ReportKey, report: Arc<OutcomeReport>) {
-        if let Ok(mut reports) = self.reports.lock() {
-            if reports.iter().any(|(k, _)| *k == key) {
-                return;
-            }
-            if reports.len() == Self::KEEP {
-                reports.pop_front();
-            }
-            reports.push_back((key, report));
-        }
-    }
-}
-
 /// The position a report is pinned to: `pin` if the projection has reached it, else all the
 /// projection has applied.
-async fn pinned_position(
+pub(crate) async fn pinned_position(
     pool: &Db,
     pin: Option<FeedPosition>,
 ) -> Result<FeedPosition, ProjectionError> {
@@ -404,7 +352,7 @@ async fn pinned_position(
     }
 }
 
-async fn report_at(
+pub(crate) async fn report_at(
     pool: &Db,
     as_of: NaiveDate,
     position: FeedPosition,
@@ -424,73 +372,32 @@ async fn report_at(
 }
 
 /// The outcome facts as they stood at feed position `pin`.
+///
+/// The outcome tables keep every version of a row, stamped with its feed position (see
+/// `outcomes`); what counts at `pin` is each key's latest version at or before it. The seven
+/// tables are read at once, each row as stored, and each key's latest version is kept here
+/// ([`keep_latest`]): picking it in the database (a window over each key's versions) sorted
+/// every table by its key, and cost more than the rest of the report (docs/benchmarks.md).
 pub async fn outcome_facts(
     pool: &Db,
     pin: FeedPosition,
 ) -> Result<(Vec<EnrolmentOutcome>, Vec<OrderOutcome>), ProjectionError> {
-    let (tx, pos) = (pin.tx, pin.global_position);
-    let areas: BTreeMap<String, String> = db::query_as::<(String, String)>(
-        "SELECT subject_id, area
-           FROM (SELECT subject_id, area, ROW_NUMBER() OVER (PARTITION BY subject_id ORDER BY pos_tx DESC, pos DESC) AS latest
-                   FROM outcome_subjects WHERE (pos_tx, pos) <= ($1, $2)) AS t
-          WHERE latest = 1",
-    )
-    .bind(tx)
-    .bind(pos)
-    .fetch_all(pool.reader())
-    .await?
-    .into_iter()
-    .collect();
-    let mut srp: BTreeMap<String, Vec<(NaiveDate, String)>> = BTreeMap::new();
-    let srp_rows: Vec<(String, NaiveDate, String)> = db::query_as(
-        "SELECT subject_id, assessed_on, stalker_type FROM outcome_srp
-          WHERE (pos_tx, pos) <= ($1, $2) ORDER BY pos_tx, pos",
-    )
-    .bind(tx)
-    .bind(pos)
-    .fetch_all(pool.reader())
-    .await?;
-    for (subject_id, on, stalker_type) in srp_rows {
-        srp.entry(subject_id).or_default().push((on, stalker_type));
-    }
-    let mut offences: BTreeMap<String, Vec<OffenceFact>> = BTreeMap::new();
-    let offence_rows: Vec<(String, NaiveDate, String, Option<NaiveDate>)> = db::query_as(
-        "SELECT subject_id, offence_date, category, proven_date
-           FROM (SELECT subject_id, offence_date, category, proven_date, ROW_NUMBER() OVER (PARTITION BY subject_id, offence_id ORDER BY pos_tx DESC, pos DESC) AS latest
-                   FROM outcome_offences WHERE (pos_tx, pos) <= ($1, $2)) AS t
-          WHERE latest = 1",
-    )
-    .bind(tx)
-    .bind(pos)
-    .fetch_all(pool.reader())
-    .await?;
-    for (subject_id, offence_date, category, proven_date) in offence_rows {
-        offences.entry(subject_id).or_default().push(OffenceFact {
-            offence_date,
-            category,
-            proven_date,
-        });
-    }
-    let mut sessions: BTreeMap<String, Vec<HeldSession>> = BTreeMap::new();
-    let session_rows: Vec<(String, i32, DateTime<Utc>, String)> = db::query_as(
-        "SELECT enrolment_id, number, held_at, attendance
-           FROM (SELECT enrolment_id, number, held_at, attendance, ROW_NUMBER() OVER (PARTITION BY enrolment_id, session_id ORDER BY pos_tx DESC, pos DESC) AS latest
-                   FROM outcome_sessions WHERE (pos_tx, pos) <= ($1, $2)) AS t
-          WHERE latest = 1",
-    )
-    .bind(tx)
-    .bind(pos)
-    .fetch_all(pool.reader())
-    .await?;
-    for (enrolment_id, number, held_at, attendance) in session_rows {
-        sessions.entry(enrolment_id).or_default().push(HeldSession {
-            number,
-            held_at,
-            attendance,
-        });
-    }
+    type SubjectRow = (String, i64, i64, String);
+    type SrpRow = (String, i64, i64, NaiveDate, String);
+    type OffenceRow = (
+        String,
+        String,
+        i64,
+        i64,
+        NaiveDate,
+        String,
+        Option<NaiveDate>,
+    );
+    type SessionRow = (String, String, i64, i64, i32, DateTime<Utc>, String);
     type EnrolmentRow = (
         String,
+        i64,
+        i64,
         String,
         String,
         String,
@@ -499,86 +406,219 @@ pub async fn outcome_facts(
         Option<String>,
         Option<NaiveDate>,
     );
-    let rows: Vec<EnrolmentRow> = db::query_as(
-        "SELECT enrolment_id, subject_id, programme, route,
-                referred_on, started_on, end_kind, ended_on
-           FROM (SELECT enrolment_id, subject_id, programme, route,
-                referred_on, started_on, end_kind, ended_on, ROW_NUMBER() OVER (PARTITION BY enrolment_id ORDER BY pos_tx DESC, pos DESC) AS latest
-                   FROM outcome_enrolments WHERE (pos_tx, pos) <= ($1, $2)) AS t
-          WHERE latest = 1",
-    )
-    .bind(tx)
-    .bind(pos)
-    .fetch_all(pool.reader())
-    .await?;
-    let enrolments = rows
-        .into_iter()
-        .map(
-            |(enrolment_id, subject_id, programme, route, referred_on, started_on, kind, ended)| {
-                let index = started_on.unwrap_or(referred_on);
-                EnrolmentOutcome {
-                    area: areas.get(&subject_id).cloned().unwrap_or_default(),
-                    srp_type: srp_type_at(srp.get(&subject_id), index),
-                    sessions: sessions.remove(&enrolment_id).unwrap_or_default(),
-                    offences: offences.get(&subject_id).cloned().unwrap_or_default(),
-                    enrolment_id,
-                    programme,
-                    route,
-                    referred_on,
-                    started_on,
-                    end: kind.zip(ended),
-                }
-            },
-        )
-        .collect();
-
     type OrderRow = (
         String,
+        i64,
+        i64,
         NaiveDate,
         Option<NaiveDate>,
         Option<NaiveDate>,
         Option<NaiveDate>,
         Option<NaiveDate>,
     );
-    let order_rows: Vec<OrderRow> = db::query_as(
-        "SELECT order_id, made_on, ends_on, served_on, discharged_on,
-                initial_notification_on
-           FROM (SELECT order_id, made_on, ends_on, served_on, discharged_on,
-                initial_notification_on, ROW_NUMBER() OVER (PARTITION BY order_id ORDER BY pos_tx DESC, pos DESC) AS latest
-                   FROM outcome_orders WHERE (pos_tx, pos) <= ($1, $2)) AS t
-          WHERE latest = 1",
-    )
-    .bind(tx)
-    .bind(pos)
-    .fetch_all(pool.reader())
-    .await?;
+    let reader = pool.reader();
+    let (
+        subject_rows,
+        srp_rows,
+        offence_rows,
+        session_rows,
+        enrolment_rows,
+        order_rows,
+        breach_rows,
+    ) = tokio::try_join!(
+        at_pin::<SubjectRow>(
+            reader,
+            pin,
+            "SELECT subject_id, pos_tx, pos, area FROM outcome_subjects"
+        ),
+        at_pin::<SrpRow>(
+            reader,
+            pin,
+            "SELECT subject_id, pos_tx, pos, assessed_on, stalker_type FROM outcome_srp",
+        ),
+        at_pin::<OffenceRow>(
+            reader,
+            pin,
+            "SELECT subject_id, offence_id, pos_tx, pos, offence_date, category, proven_date
+                   FROM outcome_offences",
+        ),
+        at_pin::<SessionRow>(
+            reader,
+            pin,
+            "SELECT enrolment_id, session_id, pos_tx, pos, number, held_at, attendance
+                   FROM outcome_sessions",
+        ),
+        at_pin::<EnrolmentRow>(
+            reader,
+            pin,
+            "SELECT enrolment_id, pos_tx, pos, subject_id, programme, route,
+                        referred_on, started_on, end_kind, ended_on
+                   FROM outcome_enrolments",
+        ),
+        at_pin::<OrderRow>(
+            reader,
+            pin,
+            "SELECT order_id, pos_tx, pos, made_on, ends_on, served_on, discharged_on,
+                        initial_notification_on
+                   FROM outcome_orders",
+        ),
+        at_pin::<(String, NaiveDate)>(
+            reader,
+            pin,
+            "SELECT order_id, reported_on FROM outcome_breaches",
+        ),
+    )?;
+
+    let mut areas = BTreeMap::new();
+    for (subject_id, tx, pos, area) in subject_rows {
+        keep_latest(&mut areas, subject_id, (tx, pos), area);
+    }
+    // Every assessment counts: which one informed a course depends on the course's dates,
+    // and between two on one day the order they were recorded in (`srp_type_at`).
+    let mut srp_rows = srp_rows;
+    srp_rows.sort_unstable_by_key(|&(_, tx, pos, ..)| (tx, pos));
+    let mut srp: BTreeMap<String, Vec<(NaiveDate, String)>> = BTreeMap::new();
+    for (subject_id, _, _, on, stalker_type) in srp_rows {
+        srp.entry(subject_id).or_default().push((on, stalker_type));
+    }
+    let mut offences: BTreeMap<String, BTreeMap<String, (Stamp, OffenceFact)>> = BTreeMap::new();
+    for (subject_id, offence_id, tx, pos, offence_date, category, proven_date) in offence_rows {
+        let fact = OffenceFact {
+            offence_date,
+            category,
+            proven_date,
+        };
+        keep_latest(
+            offences.entry(subject_id).or_default(),
+            offence_id,
+            (tx, pos),
+            fact,
+        );
+    }
+    let mut sessions: BTreeMap<String, BTreeMap<String, (Stamp, HeldSession)>> = BTreeMap::new();
+    for (enrolment_id, session_id, tx, pos, number, held_at, attendance) in session_rows {
+        let held = HeldSession {
+            number,
+            held_at,
+            attendance,
+        };
+        keep_latest(
+            sessions.entry(enrolment_id).or_default(),
+            session_id,
+            (tx, pos),
+            held,
+        );
+    }
+    let mut latest_enrolments = BTreeMap::new();
+    for (
+        enrolment_id,
+        tx,
+        pos,
+        subject_id,
+        programme,
+        route,
+        referred_on,
+        started_on,
+        kind,
+        ended,
+    ) in enrolment_rows
+    {
+        let row = (
+            subject_id,
+            programme,
+            route,
+            referred_on,
+            started_on,
+            kind.zip(ended),
+        );
+        keep_latest(&mut latest_enrolments, enrolment_id, (tx, pos), row);
+    }
+    let enrolments = latest_enrolments
+        .into_iter()
+        .map(
+            |(enrolment_id, (_, (subject_id, programme, route, referred_on, started_on, end)))| {
+                let index = started_on.unwrap_or(referred_on);
+                EnrolmentOutcome {
+                    area: areas
+                        .get(&subject_id)
+                        .map(|(_, area): &(Stamp, String)| area.clone())
+                        .unwrap_or_default(),
+                    srp_type: srp_type_at(srp.get(&subject_id), index),
+                    sessions: latest_only(sessions.remove(&enrolment_id)),
+                    offences: latest_only(offences.get(&subject_id).cloned()),
+                    enrolment_id,
+                    programme,
+                    route,
+                    referred_on,
+                    started_on,
+                    end,
+                }
+            },
+        )
+        .collect();
+
     let mut reports: BTreeMap<String, Vec<NaiveDate>> = BTreeMap::new();
-    let breach_rows: Vec<(String, NaiveDate)> = db::query_as(
-        "SELECT order_id, reported_on FROM outcome_breaches WHERE (pos_tx, pos) <= ($1, $2)",
-    )
-    .bind(tx)
-    .bind(pos)
-    .fetch_all(pool.reader())
-    .await?;
     for (order_id, reported_on) in breach_rows {
         reports.entry(order_id).or_default().push(reported_on);
     }
-    let orders = order_rows
+    let mut latest_orders = BTreeMap::new();
+    for (order_id, tx, pos, made_on, ends_on, served_on, discharged_on, notified_on) in order_rows {
+        let row = (made_on, ends_on, served_on, discharged_on, notified_on);
+        keep_latest(&mut latest_orders, order_id, (tx, pos), row);
+    }
+    let orders = latest_orders
         .into_iter()
         .map(
-            |(order_id, made_on, ends_on, served_on, discharged_on, initial_notification_on)| {
+            |(order_id, (_, (made_on, ends_on, served_on, discharged_on, notified_on)))| {
                 OrderOutcome {
                     breach_reports: reports.remove(&order_id).unwrap_or_default(),
                     made_on,
                     ends_on,
                     served_on,
                     discharged_on,
-                    initial_notification_on,
+                    initial_notification_on: notified_on,
                 }
             },
         )
         .collect();
     Ok((enrolments, orders))
+}
+
+/// A version's feed position: transaction, then global position.
+type Stamp = (i64, i64);
+
+/// Keeps `value` as `key`'s if no later version of it has been kept.
+fn keep_latest<K: Ord, V>(latest: &mut BTreeMap<K, (Stamp, V)>, key: K, stamp: Stamp, value: V) {
+    match latest.entry(key) {
+        Entry::Occupied(mut kept) if kept.get().0 < stamp => {
+            kept.insert((stamp, value));
+        }
+        Entry::Occupied(_) => {}
+        Entry::Vacant(slot) => {
+            slot.insert((stamp, value));
+        }
+    }
+}
+
+/// The values [`keep_latest`] kept, in their keys' order.
+fn latest_only<K, V>(kept: Option<BTreeMap<K, (Stamp, V)>>) -> Vec<V> {
+    kept.into_iter()
+        .flatten()
+        .map(|(_, (_, value))| value)
+        .collect()
+}
+
+/// Every row of `table_select` stored at or before `pin` (every version, in no order).
+async fn at_pin<T: db::Row>(
+    reader: db::Pool<'_>,
+    pin: FeedPosition,
+    table_select: &'static str,
+) -> Result<Vec<T>, sqlx::Error> {
+    db::query_as::<T>(format!("{table_select} WHERE (pos_tx, pos) <= ($1, $2)"))
+        .bind(pin.tx)
+        .bind(pin.global_position)
+        .fetch_all(reader)
+        .await
 }
 
 /// The stalker type that informed the course: the latest SRP assessment on or before the

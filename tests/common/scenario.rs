@@ -2,10 +2,11 @@
 //! the ordinary write side.
 #![allow(dead_code)]
 
+use chrono::{DateTime, Utc};
 use desist_api::WriteSide;
 use desist_domain::enrolment::{EnrolmentCommand, ReferralRoute};
 use desist_domain::programme::{ProgrammeCommand, ProgrammeTerms, SkillsModule};
-use desist_domain::subject::{Demographics, Sex, SubjectCommand};
+use desist_domain::subject::{Demographics, OffenceCategory, Sex, SubjectCommand};
 use desist_domain::Role;
 
 use super::{day, meta};
@@ -46,6 +47,25 @@ pub async fn subject(ws: &WriteSide, subject_id: &str) {
         .execute(subject_id, command, &meta(Role::Admin))
         .await
         .expect("subject registered");
+}
+
+/// An offence of `subject_id`'s, recorded by the police.
+pub async fn offence(
+    ws: &WriteSide,
+    subject_id: &str,
+    offence_id: &str,
+    category: OffenceCategory,
+    occurred_at: DateTime<Utc>,
+) {
+    let command = SubjectCommand::RecordOffence {
+        offence_id: offence_id.into(),
+        category,
+        occurred_at,
+    };
+    ws.subjects
+        .execute(subject_id, command, &meta(Role::PoliceSpoOfficer))
+        .await
+        .expect("offence recorded");
 }
 
 /// Programme, subject and an enrolment started on 16 January.

@@ -29,8 +29,8 @@ pub struct AppContext {
     pub alerts: broadcast::Sender<Alert>,
     /// How long a mutation waits for the views to show its events (read-your-writes).
     pub view_wait: Duration,
-    /// Outcome reports already computed, by feed position.
-    pub outcomes: desist_projections::queries::OutcomeCache,
+    /// Outcome reports already computed, by feed position, and those kept ready.
+    pub outcomes: desist_projections::outcome_cache::OutcomeCache,
     /// How far this server's projection runners have applied the views.
     pub views_applied: AppliedViews,
 }

@@ -396,7 +396,7 @@ impl QueryRoot {
         let as_of = as_of.unwrap_or_else(|| today(ctx));
         let pin = pin.as_deref().map(parse_pin).transpose()?;
         let split = split.unwrap_or_default();
-        let report = desist_projections::queries::cached_outcome_report(
+        let report = desist_projections::outcome_cache::cached_outcome_report(
             app(ctx).store.db(),
             &app(ctx).outcomes,
             as_of,

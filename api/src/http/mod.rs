@@ -3,6 +3,7 @@
 mod alerts;
 mod graphql;
 mod health;
+mod outcome_reports;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,8 +60,8 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// Connects, starts the projection runners and the alert monitor, and serves until Ctrl-C or
-/// SIGTERM.
+/// Connects, starts the projection runners, the alert monitor and the outcome reports'
+/// refresher, and serves until Ctrl-C or SIGTERM.
 /// `ready` hears the bound address (tests bind port 0).
 pub async fn serve(
     config: ServeConfig,
@@ -84,6 +85,7 @@ pub async fn serve(
     spawn_runner(ComplianceProjection, &app, stopped.clone());
     spawn_runner(OutcomesProjection, &app, stopped.clone());
     tokio::spawn(alerts::monitor(app.clone(), stopped.clone()));
+    tokio::spawn(outcome_reports::keep_ready(app.clone(), stopped.clone()));
     tokio::spawn(watch_horizon(store.clone(), stopped.clone()));
 
     let limits = Limits {
