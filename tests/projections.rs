@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{count_events, day, import_pilot, meta, scenario, write_side, TestDb};
-use desist_domain::subject::{OffenceCategory, OffenceDisposal, SubjectCommand, SubjectEvent};
-use desist_domain::Role;
+use desist_domain::subject::{
+    Demographics, OffenceCategory, OffenceDisposal, Sex, SubjectCommand, SubjectEvent,
+};
+use desist_domain::{Role, Sealed};
 use desist_projections::compliance::ComplianceProjection;
 use desist_projections::decode::Decoded;
 use desist_projections::measures::outcomes::Split;
@@ -446,40 +448,80 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
         "the second asking is answered from memory"
     );
 
-    // A new proven reoffence for someone in the 2023Q1 cohort arrives later.
+    let by_area = Split {
+        area: true,
+        ..Split::default()
+    };
+    let pinned_by_area = outcome_report(pool, as_of, Some(pinned.position), by_area)
+        .await
+        .unwrap();
+
+    // Later, a new proven reoffence for someone in the 2023Q1 cohort, whose area is corrected.
     let ws = write_side(&db);
     let subject = "S030000";
-    for command in [
-        SubjectCommand::RecordOffence {
-            offence_id: "late-1".into(),
-            category: OffenceCategory::StalkingHarassment,
-            occurred_at: chrono::NaiveDate::from_ymd_opt(2023, 12, 1)
-                .unwrap()
-                .and_hms_opt(0, 0, 0)
-                .unwrap()
-                .and_utc(),
+    let moved_area = SubjectCommand::CorrectDemographics {
+        corrected: Demographics {
+            birth_year: 1980,
+            sex: Sex::Male,
+            area: "Elsewhere".into(),
         },
-        SubjectCommand::RecordOffenceProven {
-            offence_id: "late-1".into(),
-            disposal: OffenceDisposal::Conviction,
-            occurred_at: chrono::NaiveDate::from_ymd_opt(2024, 1, 15)
-                .unwrap()
-                .and_hms_opt(0, 0, 0)
-                .unwrap()
-                .and_utc(),
-        },
-    ] {
-        ws.subjects
-            .execute(subject, command, &meta(Role::PoliceSpoOfficer))
-            .await
-            .unwrap();
-    }
+        reason: Sealed::plain("area mistyped"),
+        occurred_at: day(3, 1),
+    };
+    ws.subjects
+        .execute(subject, moved_area, &meta(Role::Admin))
+        .await
+        .unwrap();
+    let recorded = SubjectCommand::RecordOffence {
+        offence_id: "late-1".into(),
+        category: OffenceCategory::StalkingHarassment,
+        occurred_at: chrono::NaiveDate::from_ymd_opt(2023, 12, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc(),
+    };
+    ws.subjects
+        .execute(subject, recorded, &meta(Role::PoliceSpoOfficer))
+        .await
+        .unwrap();
+    desist_projections::catch_up_all(pool).await.unwrap();
+    let unproven = outcome_report(pool, as_of, None, Split::default())
+        .await
+        .unwrap();
+    let proven = SubjectCommand::RecordOffenceProven {
+        offence_id: "late-1".into(),
+        disposal: OffenceDisposal::Conviction,
+        occurred_at: chrono::NaiveDate::from_ymd_opt(2024, 1, 15)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc(),
+    };
+    ws.subjects
+        .execute(subject, proven, &meta(Role::PoliceSpoOfficer))
+        .await
+        .unwrap();
     desist_projections::catch_up_all(pool).await.unwrap();
 
+    // Pinned between the offence's two versions, the first counts: recorded, not yet proven.
+    let between = outcome_report(pool, as_of, Some(unproven.position), Split::default())
+        .await
+        .unwrap();
+    assert_eq!(between, unproven);
+    assert_eq!(
+        between.all_cohorts.reoffences, pinned.all_cohorts.reoffences,
+        "an offence not yet proven is no reoffence"
+    );
     let again = outcome_report(pool, as_of, Some(pinned.position), Split::default())
         .await
         .unwrap();
     assert_eq!(again, pinned, "the same pin gives the same numbers");
+    // The person's row has a version after the pin: at the pin, the one before it counts.
+    let again_by_area = outcome_report(pool, as_of, Some(pinned.position), by_area)
+        .await
+        .unwrap();
+    assert_eq!(again_by_area, pinned_by_area);
     let latest = outcome_report(pool, as_of, None, Split::default())
         .await
         .unwrap();

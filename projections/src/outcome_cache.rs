@@ -1,11 +1,11 @@
 //! Outcome reports computed once per feed position and kept, and kept ready as the view moves.
 //!
-//! A report at national scale reads every outcome row (600–1,200 ms of one core, see
-//! docs/benchmarks.md), and the figures at a feed position never change, so a report is kept
-//! by the position, date and split it was computed for. Evaluators mostly ask without a pin,
-//! that is at the newest position, which moves with every event the view applies: so the
-//! reports evaluators asked for lately are computed again, off their path, once the view has
-//! moved and stood still ([`OutcomeCache::refresh`], driven by the server).
+//! A report at national scale reads every outcome row (0.4–1 s, see docs/benchmarks.md), and
+//! the figures at a feed position never change, so a report is kept by the position, date and
+//! split it was computed for. Evaluators mostly ask without a pin, that is at the newest
+//! position, which moves with every event the view applies: so the reports evaluators asked
+//! for lately are computed again, off their path, once the view has moved and stood still
+//! ([`OutcomeCache::refresh`], driven by the server).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
