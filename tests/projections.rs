@@ -562,6 +562,11 @@ async fn an_outcome_report_asked_for_at_the_newest_position_is_made_ready_when_t
     let ws = write_side(&db);
     let category = OffenceCategory::StalkingHarassment;
     scenario::offence(&ws, "S030000", "late-2", category, day(2, 1)).await;
+    assert_eq!(
+        cache.refresh(pool).await.unwrap(),
+        0,
+        "while the view is behind the feed, nothing is computed"
+    );
     desist_projections::catch_up_all(pool).await.unwrap();
 
     assert_eq!(cache.refresh(pool).await.unwrap(), 1);

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use desist_store::db::Db;
+use desist_store::feed::has_events_after;
 use desist_store::FeedPosition;
 
 use crate::measures::outcomes::Split;
@@ -62,14 +63,18 @@ impl OutcomeCache {
     const KEEP_ASKED: usize = 8;
 
     /// Every report evaluators asked for without a pin within [`Self::ASKED_WITHIN`], computed
-    /// at the view's newest position unless it is held already. Returns how many this call
-    /// computed.
+    /// at the view's newest position unless it is held already. Nothing is computed while
+    /// the view is behind the feed (a bulk import, a catch-up): the next position is near.
+    /// Returns how many this call computed.
     pub async fn refresh(&self, pool: &Db) -> Result<usize, ProjectionError> {
         let wanted = self.asked_since(Instant::now());
         if wanted.is_empty() {
             return Ok(0);
         }
         let position = pinned_position(pool, None).await?;
+        if has_events_after(pool.reader(), position).await? {
+            return Ok(0);
+        }
         let mut computed = 0;
         for (as_of, split) in wanted {
             let (_, fresh) = self.report(pool, (position, as_of, split)).await?;
