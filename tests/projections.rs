@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{TimeZone, Utc};
 use common::{count_events, day, import_pilot, meta, scenario, write_side, TestDb};
 use desist_domain::subject::{
     Demographics, OffenceCategory, OffenceDisposal, Sex, SubjectCommand, SubjectEvent,
@@ -472,19 +473,9 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
         .execute(subject, moved_area, &meta(Role::Admin))
         .await
         .unwrap();
-    let recorded = SubjectCommand::RecordOffence {
-        offence_id: "late-1".into(),
-        category: OffenceCategory::StalkingHarassment,
-        occurred_at: chrono::NaiveDate::from_ymd_opt(2023, 12, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap()
-            .and_utc(),
-    };
-    ws.subjects
-        .execute(subject, recorded, &meta(Role::PoliceSpoOfficer))
-        .await
-        .unwrap();
+    let category = OffenceCategory::StalkingHarassment;
+    let committed = Utc.with_ymd_and_hms(2023, 12, 1, 0, 0, 0).unwrap();
+    scenario::offence(&ws, subject, "late-1", category, committed).await;
     desist_projections::catch_up_all(pool).await.unwrap();
     let unproven = outcome_report(pool, as_of, None, Split::default())
         .await
@@ -492,11 +483,7 @@ async fn outcomes_pinned_to_a_feed_position_do_not_change_when_later_events_arri
     let proven = SubjectCommand::RecordOffenceProven {
         offence_id: "late-1".into(),
         disposal: OffenceDisposal::Conviction,
-        occurred_at: chrono::NaiveDate::from_ymd_opt(2024, 1, 15)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap()
-            .and_utc(),
+        occurred_at: Utc.with_ymd_and_hms(2024, 1, 15, 0, 0, 0).unwrap(),
     };
     ws.subjects
         .execute(subject, proven, &meta(Role::PoliceSpoOfficer))
