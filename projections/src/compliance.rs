@@ -90,31 +90,86 @@ impl Projection for ComplianceProjection {
         "CREATE INDEX IF NOT EXISTS compliance_risk{g}_subject_id ON compliance_risk{g} (subject_id)",
     ];
 
-    async fn apply(
+    type Changes = Batch;
+
+    async fn prepare(
         &self,
         tx: &mut Tx,
         g: Generation,
         events: &[Applied<'_>],
-    ) -> Result<(), Failure> {
+        after: Option<&Batch>,
+    ) -> Result<Batch, Failure> {
         let subjects = rows::owners(events, Subject::TYPE);
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let orders = rows::owners(events, ProtectionOrder::TYPE);
         let mut batch = Batch {
-            subjects: Rows::load(tx, g, "compliance_subjects", &subjects).await?,
-            enrolments: Rows::load(tx, g, "compliance_enrolments", &enrolments).await?,
-            pauses: Rows::load(tx, g, "compliance_pauses", &enrolments).await?,
-            sessions: Rows::load(tx, g, "compliance_sessions", &enrolments).await?,
-            concerns: Rows::load(tx, g, "compliance_concerns", &enrolments).await?,
+            subjects: Rows::load(
+                tx,
+                g,
+                "compliance_subjects",
+                &subjects,
+                after.map(|a| &a.subjects),
+            )
+            .await?,
+            enrolments: Rows::load(
+                tx,
+                g,
+                "compliance_enrolments",
+                &enrolments,
+                after.map(|a| &a.enrolments),
+            )
+            .await?,
+            pauses: Rows::load(
+                tx,
+                g,
+                "compliance_pauses",
+                &enrolments,
+                after.map(|a| &a.pauses),
+            )
+            .await?,
+            sessions: Rows::load(
+                tx,
+                g,
+                "compliance_sessions",
+                &enrolments,
+                after.map(|a| &a.sessions),
+            )
+            .await?,
+            concerns: Rows::load(
+                tx,
+                g,
+                "compliance_concerns",
+                &enrolments,
+                after.map(|a| &a.concerns),
+            )
+            .await?,
             enforcement: Rows::of_events("compliance_enforcement"),
-            orders: Rows::load(tx, g, "compliance_orders", &orders).await?,
-            breaches: Rows::load(tx, g, "compliance_breaches", &orders).await?,
+            orders: Rows::load(
+                tx,
+                g,
+                "compliance_orders",
+                &orders,
+                after.map(|a| &a.orders),
+            )
+            .await?,
+            breaches: Rows::load(
+                tx,
+                g,
+                "compliance_breaches",
+                &orders,
+                after.map(|a| &a.breaches),
+            )
+            .await?,
             risk: Rows::of_events("compliance_risk"),
         };
         for applied in events {
             batch.apply(applied);
         }
-        batch.save(tx, g).await?;
-        Ok(())
+        Ok(batch)
+    }
+
+    async fn save(batch: &Batch, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
+        batch.save(tx, g).await
     }
 }
 
@@ -232,7 +287,7 @@ table_row! {
 }
 
 /// The compliance rows a batch's events are about.
-struct Batch {
+pub struct Batch {
     subjects: Rows<SubjectRow>,
     enrolments: Rows<EnrolmentRow>,
     pauses: Rows<Pause>,

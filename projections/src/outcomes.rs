@@ -102,28 +102,57 @@ impl Projection for OutcomesProjection {
             ON outcome_sessions{g} (enrolment_id, session_id, pos)",
     ];
 
-    async fn apply(
+    type Changes = Batch;
+
+    async fn prepare(
         &self,
         tx: &mut Tx,
         g: Generation,
         events: &[Applied<'_>],
-    ) -> Result<(), Failure> {
+        after: Option<&Batch>,
+    ) -> Result<Batch, Failure> {
         let subjects = rows::owners(events, Subject::TYPE);
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let orders = rows::owners(events, ProtectionOrder::TYPE);
         let mut batch = Batch {
             subjects: Rows::of_events("outcome_subjects"),
             srp: Rows::of_events("outcome_srp"),
-            offences: Versions::load(tx, g, "outcome_offences", &subjects).await?,
-            enrolments: Versions::load(tx, g, "outcome_enrolments", &enrolments).await?,
-            schedule: Rows::load(tx, g, "outcome_schedule", &enrolments).await?,
+            offences: Versions::load(
+                tx,
+                g,
+                "outcome_offences",
+                &subjects,
+                after.map(|a| &a.offences),
+            )
+            .await?,
+            enrolments: Versions::load(
+                tx,
+                g,
+                "outcome_enrolments",
+                &enrolments,
+                after.map(|a| &a.enrolments),
+            )
+            .await?,
+            schedule: Rows::load(
+                tx,
+                g,
+                "outcome_schedule",
+                &enrolments,
+                after.map(|a| &a.schedule),
+            )
+            .await?,
             sessions: Rows::of_events("outcome_sessions"),
-            orders: Versions::load(tx, g, "outcome_orders", &orders).await?,
+            orders: Versions::load(tx, g, "outcome_orders", &orders, after.map(|a| &a.orders))
+                .await?,
             breaches: Rows::new("outcome_breaches"),
         };
         for applied in events {
             batch.apply(applied);
         }
+        Ok(batch)
+    }
+
+    async fn save(batch: &Batch, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
         batch.subjects.save(tx, g).await?;
         batch.srp.save(tx, g).await?;
         batch.offences.save(tx, g).await?;
@@ -131,8 +160,7 @@ impl Projection for OutcomesProjection {
         batch.schedule.save(tx, g).await?;
         batch.sessions.save(tx, g).await?;
         batch.orders.save(tx, g).await?;
-        batch.breaches.save(tx, g).await?;
-        Ok(())
+        batch.breaches.save(tx, g).await
     }
 }
 
@@ -273,7 +301,7 @@ table_row! {
 versioned!(EnrolmentVersion, OffenceVersion, OrderVersion);
 
 /// The outcome rows a batch's events are about.
-struct Batch {
+pub struct Batch {
     subjects: Rows<SubjectVersion>,
     srp: Rows<SrpVersion>,
     offences: Versions<OffenceVersion>,

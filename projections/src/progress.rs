@@ -89,32 +89,59 @@ impl Projection for ProgressProjection {
         "CREATE INDEX IF NOT EXISTS progress{g}_practitioner ON progress{g} (practitioner)",
     ];
 
-    async fn apply(
+    type Changes = Batch;
+
+    async fn prepare(
         &self,
         tx: &mut Tx,
         g: Generation,
         events: &[Applied<'_>],
-    ) -> Result<(), Failure> {
+        after: Option<&Batch>,
+    ) -> Result<Batch, Failure> {
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let subjects = rows::owners(events, Subject::TYPE);
         let mut batch = Batch {
-            courses: Rows::load(tx, g, "progress", &enrolments).await?,
-            sessions: Rows::load(tx, g, "progress_sessions", &enrolments).await?,
-            modules: Rows::load(tx, g, "progress_modules", &enrolments).await?,
-            triggers: Rows::load(tx, g, "progress_triggers", &enrolments).await?,
-            risk: Rows::load(tx, g, "progress_risk", &subjects).await?,
+            courses: Rows::load(tx, g, "progress", &enrolments, after.map(|a| &a.courses)).await?,
+            sessions: Rows::load(
+                tx,
+                g,
+                "progress_sessions",
+                &enrolments,
+                after.map(|a| &a.sessions),
+            )
+            .await?,
+            modules: Rows::load(
+                tx,
+                g,
+                "progress_modules",
+                &enrolments,
+                after.map(|a| &a.modules),
+            )
+            .await?,
+            triggers: Rows::load(
+                tx,
+                g,
+                "progress_triggers",
+                &enrolments,
+                after.map(|a| &a.triggers),
+            )
+            .await?,
+            risk: Rows::load(tx, g, "progress_risk", &subjects, after.map(|a| &a.risk)).await?,
         };
         for applied in events {
             batch.apply(applied);
         }
         // Derived totals depend only on the final rows: once per batch, not per event.
         batch.refresh(&enrolments);
+        Ok(batch)
+    }
+
+    async fn save(batch: &Batch, tx: &mut Tx, g: Generation) -> Result<(), sqlx::Error> {
         batch.courses.save(tx, g).await?;
         batch.sessions.save(tx, g).await?;
         batch.modules.save(tx, g).await?;
         batch.triggers.save(tx, g).await?;
-        batch.risk.save(tx, g).await?;
-        Ok(())
+        batch.risk.save(tx, g).await
     }
 }
 
@@ -191,7 +218,7 @@ table_row! {
 }
 
 /// The progress rows a batch's events are about.
-struct Batch {
+pub struct Batch {
     courses: Rows<Course>,
     sessions: Rows<Session>,
     modules: Rows<Module>,

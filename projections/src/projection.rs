@@ -69,14 +69,28 @@ pub trait Projection: Send + Sync + 'static {
     /// (`every_view_is_the_same_when_the_events_it_ignores_are_read`).
     const IGNORES: &'static [&'static str] = &[];
 
-    /// Applies a batch of events, in feed order, inside the batch's transaction (which also
-    /// moves the checkpoint past them).
-    fn apply(
+    /// What a batch of events changes in the tables, worked out in memory.
+    type Changes: Send + Sync + 'static;
+
+    /// Works out what a batch of events (in feed order) changes: loads, through `loads`, the
+    /// rows of the aggregates the events are about, and applies the events to them. `after`
+    /// is the batch before's changes when that batch is still being written (a rebuild
+    /// prepares each batch while the one before is written, see `runner`): its rows are
+    /// newer than the database's, and no others have changed since.
+    fn prepare(
         &self,
-        tx: &mut Tx,
+        loads: &mut Tx,
         generation: Generation,
         events: &[Applied<'_>],
-    ) -> impl Future<Output = Result<(), Failure>> + Send;
+        after: Option<&Self::Changes>,
+    ) -> impl Future<Output = Result<Self::Changes, Failure>> + Send;
+
+    /// Writes a batch's changes, inside the transaction that moves the checkpoint past it.
+    fn save(
+        changes: &Self::Changes,
+        tx: &mut Tx,
+        generation: Generation,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 /// A feed event and its decoded payload.

@@ -6,7 +6,7 @@
 //! change with a statement of its own spent the time on round trips: a rebuild ran at a few
 //! thousand events a second (docs/benchmarks.md).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use desist_store::db::{self, Arg, Backend, Column, Row, Tx};
 
@@ -83,16 +83,27 @@ impl<R: TableRow> Rows<R> {
         }
     }
 
-    /// The rows of `table` owned by any of `owners`.
+    /// The rows of `table` owned by any of `owners`. `after` is the same table's rows in the
+    /// batch before this one, when that batch may not have committed yet (its rows are
+    /// written while this batch is prepared, see `runner`): the rows it holds are the newest,
+    /// and the database's are read only for owners it did not load. Rows of owners the batch
+    /// before did not touch are the same in the database whether or not it has committed.
     pub async fn load(
         tx: &mut Tx,
         g: Generation,
         table: &'static str,
         owners: &[&str],
+        after: Option<&Rows<R>>,
     ) -> Result<Self, sqlx::Error> {
+        let (unknown, owned) = carried_over(owners, after.and_then(Rows::loaded_owners));
         let mut rows = BTreeMap::new();
-        for row in select::<R>(tx, g, table, owners).await? {
+        for row in select::<R>(tx, g, table, &unknown).await? {
             rows.insert(row.key(), row);
+        }
+        for row in after.iter().flat_map(|a| a.rows.values()) {
+            if owned.contains(row.owner()) {
+                rows.insert(row.key(), row.clone());
+            }
         }
         let known = Known::Owners {
             owners: owners.iter().map(|o| o.to_string()).collect(),
@@ -102,6 +113,14 @@ impl<R: TableRow> Rows<R> {
             rows,
             ..Self::with(table, known)
         })
+    }
+
+    /// The owners whose every row this batch loaded.
+    fn loaded_owners(&self) -> Option<&BTreeSet<String>> {
+        match &self.known {
+            Known::Owners { owners, .. } => Some(owners),
+            Known::Nothing | Known::EveryRowIsNew => None,
+        }
     }
 
     pub fn get(&self, key: &R::Key) -> Option<&R> {
@@ -170,6 +189,8 @@ impl<R: TableRow> Rows<R> {
 /// with its feed position (the outcomes projection, whose pinned queries read the versions).
 pub struct Versions<R: TableRow> {
     table: &'static str,
+    /// The owners whose rows were loaded: `latest` holds each of their rows' latest version.
+    owners: BTreeSet<String>,
     latest: BTreeMap<R::Key, R>,
     added: Vec<R>,
 }
@@ -181,15 +202,18 @@ pub trait Versioned {
 }
 
 impl<R: TableRow + Versioned> Versions<R> {
-    /// The latest version of each row of `table` owned by any of `owners`.
+    /// The latest version of each row of `table` owned by any of `owners`; `after` as for
+    /// [`Rows::load`].
     pub async fn load(
         tx: &mut Tx,
         g: Generation,
         table: &'static str,
         owners: &[&str],
+        after: Option<&Versions<R>>,
     ) -> Result<Self, sqlx::Error> {
+        let (unknown, owned) = carried_over(owners, after.map(|a| &a.owners));
         let mut latest: BTreeMap<R::Key, R> = BTreeMap::new();
-        for row in select::<R>(tx, g, table, owners).await? {
+        for row in select::<R>(tx, g, table, &unknown).await? {
             let key = row.key();
             match latest.get(&key) {
                 Some(kept) if kept.stamp() >= row.stamp() => {}
@@ -198,8 +222,14 @@ impl<R: TableRow + Versioned> Versions<R> {
                 }
             }
         }
+        for row in after.iter().flat_map(|a| a.latest.values()) {
+            if owned.contains(row.owner()) {
+                latest.insert(row.key(), row.clone());
+            }
+        }
         Ok(Self {
             table,
+            owners: owners.iter().map(|o| o.to_string()).collect(),
             latest,
             added: Vec::new(),
         })
@@ -231,6 +261,21 @@ impl<R: TableRow + Versioned> Versions<R> {
         let rows: Vec<&R> = self.added.iter().collect();
         insert(tx, g, self.table, &rows, Conflict::Fail).await
     }
+}
+
+/// Splits a batch's `owners` into those whose rows must be read from the database (the
+/// batch before did not load them all: `loaded`), and returns all of them as a set, to pick
+/// out the batch before's rows of each.
+fn carried_over<'a>(
+    owners: &[&'a str],
+    loaded: Option<&BTreeSet<String>>,
+) -> (Vec<&'a str>, HashSet<&'a str>) {
+    let unknown = owners
+        .iter()
+        .copied()
+        .filter(|owner| !loaded.is_some_and(|l| l.contains(*owner)))
+        .collect();
+    (unknown, owners.iter().copied().collect())
 }
 
 async fn select<R: TableRow>(

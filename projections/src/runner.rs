@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use desist_store::db::{self, Db, EventSignal, Lock};
+use desist_store::db::{self, Db, EventSignal, Lock, Tx};
 use desist_store::feed::{has_events_after, read_raw_after, Payloads, RawFeedEvent};
 use desist_store::FeedPosition;
 use tokio::sync::watch;
@@ -166,12 +166,27 @@ impl<P: Projection> Runner<P> {
             ..Progress::default()
         };
         let mut ahead: Option<JoinHandle<Result<Batch, ProjectionError>>> = None;
+        // The batch before, still being written while this one is prepared.
+        let mut writing: Option<Writing<P>> = None;
         loop {
             let batch = match ahead.take() {
-                Some(reading) => reading.await??,
-                None => read::<P>(&self.db, progress.checkpoint, self.options.batch_size).await?,
+                Some(reading) => reading.await.map_err(ProjectionError::from).and_then(|r| r),
+                None => read::<P>(&self.db, progress.checkpoint, self.options.batch_size).await,
+            };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    // The batch being written is seen to its end before the runner stops.
+                    self.written(writing.take(), &mut progress, on_batch)
+                        .await?;
+                    return Err(e);
+                }
             };
             let Some(last) = batch.events.last() else {
+                let step = self.written(writing.take(), &mut progress, on_batch).await;
+                if self.went_on(generation, &mut progress, step).await? {
+                    continue;
+                }
                 if !has_events_after(self.db.writer(), progress.checkpoint).await? {
                     return Ok(progress);
                 }
@@ -191,18 +206,39 @@ impl<P: Projection> Runner<P> {
             // decoded) while this one is written: the two overlap on the two sides of the
             // connection instead of taking turns. A short batch was everything below the
             // horizon: reading on would find nothing.
+            let last = last.clone();
             let full = batch.events.len() as i64 >= self.options.batch_size;
             let reading = full.then(|| {
                 let (db, size, next) = (self.db.clone(), self.options.batch_size, last.position);
                 tokio::spawn(async move { read::<P>(&db, next, size).await })
             });
-            match self.apply_batch(generation, &mut progress, batch).await {
-                Ok(()) => {}
-                Err(ProjectionError::CheckpointMoved(_)) => {
-                    // Another runner's batch landed after this one read the checkpoint: go on
-                    // from where it left the view.
+            // A full batch has more behind it (a catch-up or a rebuild): it is prepared while
+            // the batch before is written, and written while the next is prepared. A short
+            // one (a live view's usual batch of a few commands) is applied in one transaction,
+            // its rows loaded inside it.
+            let step = if full {
+                self.overlapped(
+                    generation,
+                    &mut progress,
+                    (batch, last),
+                    &mut writing,
+                    on_batch,
+                )
+                .await
+            } else {
+                self.in_turn(
+                    generation,
+                    &mut progress,
+                    (batch, last),
+                    writing.take(),
+                    on_batch,
+                )
+                .await
+            };
+            match self.went_on(generation, &mut progress, step).await {
+                Ok(false) => {}
+                Ok(true) => {
                     reading.inspect(JoinHandle::abort);
-                    progress.checkpoint = checkpoint(&self.db, P::NAME, generation).await?;
                     continue;
                 }
                 Err(e) => {
@@ -210,7 +246,6 @@ impl<P: Projection> Runner<P> {
                     return Err(e);
                 }
             }
-            on_batch(&progress);
             // After a short batch, only events committed since (or still hidden by the
             // horizon) are left: one cheap look says whether to read again.
             if reading.is_none() && !has_events_after(self.db.writer(), progress.checkpoint).await?
@@ -221,96 +256,179 @@ impl<P: Projection> Runner<P> {
         }
     }
 
-    /// Applies one batch and moves the checkpoint past it, in one transaction.
-    async fn apply_batch(
+    /// What to do after a step of [`Runner::drain`]: `Ok(false)` go on, `Ok(true)` start again
+    /// from the stored checkpoint (another runner's batch landed after this one read it: go
+    /// on from where it left the view), or stop with the error, remembering where a failing
+    /// event stopped the view. Every step has finished writing by the time it returns.
+    async fn went_on(
         &self,
         generation: Generation,
         progress: &mut Progress,
-        batch: Batch,
+        step: Result<(), ProjectionError>,
+    ) -> Result<bool, ProjectionError> {
+        match step {
+            Ok(()) => Ok(false),
+            Err(ProjectionError::CheckpointMoved(_)) => {
+                progress.checkpoint = checkpoint(&self.db, P::NAME, generation).await?;
+                Ok(true)
+            }
+            Err(e) => {
+                remember_stop(&self.db, generation, &e).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Prepares `batch` (loading its rows apart from the writer) while the batch before is
+    /// written, then, once that one has committed, starts writing this one. The rows loaded
+    /// for this batch are either the batch before's, held in memory, or rows that batch did
+    /// not touch, which are the same whether or not it has committed; and the batch before
+    /// that one has committed before this one's rows are read.
+    async fn overlapped(
+        &self,
+        generation: Generation,
+        progress: &mut Progress,
+        batch: (Batch, RawFeedEvent),
+        writing: &mut Option<Writing<P>>,
+        on_batch: &mut impl FnMut(&Progress),
     ) -> Result<(), ProjectionError> {
-        let events = &batch.events;
-        let Some(last) = events.last() else {
+        let after = writing.as_ref().map(|w| w.changes.clone());
+        let prepared = self
+            .prepare_apart(generation, batch, after.as_deref())
+            .await;
+        // The batch before comes first: a failure of this one is remembered once it is in.
+        self.written(writing.take(), progress, on_batch).await?;
+        *writing = Some(self.write_apart(generation, progress.checkpoint, prepared?));
+        Ok(())
+    }
+
+    /// Prepares `batch` with its rows loaded in a read-only transaction of its own.
+    async fn prepare_apart(
+        &self,
+        generation: Generation,
+        batch: (Batch, RawFeedEvent),
+        after: Option<&P::Changes>,
+    ) -> Result<Prepared<P>, ProjectionError> {
+        let mut loads = self.db.reader().begin_reading(LOAD_BY_KEY).await?;
+        let prepared = self.prepare(&mut loads, generation, batch, after).await?;
+        loads.commit().await?;
+        Ok(prepared)
+    }
+
+    /// Waits for the batch being written, if any, and counts it.
+    async fn written(
+        &self,
+        writing: Option<Writing<P>>,
+        progress: &mut Progress,
+        on_batch: &mut impl FnMut(&Progress),
+    ) -> Result<(), ProjectionError> {
+        let Some(writing) = writing else {
             return Ok(());
         };
-        let next = last.position;
-        let mut decoded = Vec::with_capacity(events.len());
-        for (event, payload) in events.iter().zip(batch.decoded) {
+        writing.task.await??;
+        progress.count(writing.events, writing.next);
+        on_batch(progress);
+        Ok(())
+    }
+
+    /// Starts writing a prepared batch in a task of its own, in one transaction that first
+    /// moves the checkpoint from `from`.
+    fn write_apart(
+        &self,
+        generation: Generation,
+        from: FeedPosition,
+        prepared: Prepared<P>,
+    ) -> Writing<P> {
+        let (db, options) = (self.db.clone(), self.options.clone());
+        let (changes, events, next) = (prepared.changes.clone(), prepared.events, prepared.next);
+        let task = tokio::spawn(async move {
+            let mut tx = db.begin_derived(LOAD_BY_KEY).await?;
+            fence::<P>(&mut tx, generation, from, next, events).await?;
+            commit(tx, generation, &prepared, &options).await
+        });
+        Writing {
+            task,
+            changes,
+            events,
+            next,
+        }
+    }
+
+    /// Applies one batch and moves the checkpoint past it, in one transaction, once the batch
+    /// before (`writing`) is in.
+    async fn in_turn(
+        &self,
+        generation: Generation,
+        progress: &mut Progress,
+        (batch, last): (Batch, RawFeedEvent),
+        writing: Option<Writing<P>>,
+        on_batch: &mut impl FnMut(&Progress),
+    ) -> Result<(), ProjectionError> {
+        self.written(writing, progress, on_batch).await?;
+        let mut tx = self.db.begin_derived(LOAD_BY_KEY).await?;
+        // The checkpoint moves first, before the rows are loaded (see `fence`).
+        let events = batch.events.len() as u64;
+        fence::<P>(
+            &mut tx,
+            generation,
+            progress.checkpoint,
+            last.position,
+            events,
+        )
+        .await?;
+        let prepared = self
+            .prepare(&mut tx, generation, (batch, last), None)
+            .await?;
+        commit(tx, generation, &prepared, &self.options).await?;
+        progress.count(prepared.events, prepared.next);
+        on_batch(progress);
+        Ok(())
+    }
+
+    /// Works out what `batch` changes, its rows loaded through `loads`.
+    async fn prepare(
+        &self,
+        loads: &mut Tx,
+        generation: Generation,
+        (batch, last): (Batch, RawFeedEvent),
+        after: Option<&P::Changes>,
+    ) -> Result<Prepared<P>, ProjectionError> {
+        let Batch { events, decoded } = batch;
+        let mut applied = Vec::with_capacity(events.len());
+        for (event, payload) in events.iter().zip(decoded) {
             match payload {
                 // A type of event this view ignores: the checkpoint passes it.
                 None => {}
-                Some(Ok(d)) => decoded.push(Applied {
+                Some(Ok(d)) => applied.push(Applied {
                     event: d,
                     feed: event,
                 }),
-                Some(Err(reason)) => {
-                    return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await)
-                }
+                Some(Err(reason)) => return Err(stop(P::NAME, event, reason)),
             }
         }
-        // The commit need not wait for the disk: a batch lost in a crash is lost with its
-        // checkpoint, and applied again. A batch reads its rows by their owner's id, always
-        // through the primary key: a rebuild's tables grow from empty faster than autovacuum
-        // analyzes them, and without statistics PostgreSQL guesses that a few hundred ids
-        // match most of the table and scans all of it (the rebuild slowed as its tables
-        // grew). The setting goes with the BEGIN: a statement of its own was a round trip a
-        // batch, and a live runner's batch carries only a few commands.
-        let mut tx = self
-            .db
-            .begin_derived("SET LOCAL enable_seqscan = off")
-            .await?;
-        // The checkpoint moves first, and only from where this batch began: that takes the
-        // generation's row lock, so a runner whose predecessor's last commit is still in
-        // flight (its lock connection closed first) waits for it, and then finds the
-        // checkpoint moved instead of applying the same events again.
-        let moved = db::query(
-            "UPDATE projection_generations \
-                SET checkpoint_tx = $3, checkpoint_position = $4, \
-                    events_applied = events_applied + $5, \
-                    failed_position = NULL, failed_event_type = NULL, failure = NULL, \
-                    updated_at = $6 \
-              WHERE name = $1 AND generation = $2 \
-                AND checkpoint_tx = $7 AND checkpoint_position = $8",
-        )
-        .bind(P::NAME)
-        .bind(generation.0)
-        .bind(next.tx)
-        .bind(next.global_position)
-        .bind(events.len() as i64)
-        .bind(chrono::Utc::now())
-        .bind(progress.checkpoint.tx)
-        .bind(progress.checkpoint.global_position)
-        .execute(&mut tx)
-        .await?;
-        if moved == 0 {
-            return Err(ProjectionError::CheckpointMoved(P::NAME));
-        }
-        if let Err(failure) = self.projection.apply(&mut tx, generation, &decoded).await {
-            drop(tx);
-            // The failing event's index is among the events applied, not those read.
-            let (event, reason) = match failure.event.and_then(|i| decoded.get(i)) {
-                Some(applied) => (applied.feed, failure.error.to_string()),
-                None => (
-                    last,
-                    format!("writing the batch ending here: {}", failure.error),
-                ),
-            };
-            return Err(stopped_at(&self.db, P::NAME, generation, event, reason).await);
-        }
-        if let Some(crash) = &self.options.crash_before_commit {
-            if crash(events.len()) {
-                // Dropping the transaction without commit is what a crash does to it.
-                drop(tx);
-                return Err(ProjectionError::SimulatedCrash);
+        match self
+            .projection
+            .prepare(loads, generation, &applied, after)
+            .await
+        {
+            Ok(changes) => Ok(Prepared {
+                changes: Arc::new(changes),
+                events: events.len() as u64,
+                next: last.position,
+                last,
+            }),
+            Err(failure) => {
+                // The failing event's index is among the events applied, not those read.
+                let (event, reason) = match failure.event.and_then(|i| applied.get(i)) {
+                    Some(applied) => (applied.feed, failure.error.to_string()),
+                    None => (
+                        &last,
+                        format!("applying the batch ending here: {}", failure.error),
+                    ),
+                };
+                Err(stop(P::NAME, event, reason))
             }
         }
-        tx.commit().await?;
-        if let Some(applied) = &self.options.applied {
-            applied.record(P::NAME, next);
-        }
-        progress.events += events.len() as u64;
-        progress.batches += 1;
-        progress.checkpoint = next;
-        Ok(())
     }
 
     /// Keeps the live generation up to date until `shutdown` resolves. Follows the live
@@ -407,36 +525,144 @@ fn lock_key(name: &str, generation: Generation) -> String {
     format!("desist:projection:{name}:{}", generation.0)
 }
 
-/// Remembers where and why a projection stopped, for `desist projections status`, and returns
-/// the error that says so.
-async fn stopped_at(
-    db: &Db,
-    name: &'static str,
-    generation: Generation,
-    event: &RawFeedEvent,
-    reason: String,
-) -> ProjectionError {
-    let result = db::query(
-        "UPDATE projection_generations \
-            SET failed_position = $3, failed_event_type = $4, failure = $5, updated_at = $6 \
-          WHERE name = $1 AND generation = $2",
-    )
-    .bind(name)
-    .bind(generation.0)
-    .bind(event.position.global_position)
-    .bind(&event.event_type)
-    .bind(&reason)
-    .bind(chrono::Utc::now())
-    .execute(db)
-    .await;
-    if let Err(e) = result {
-        tracing::error!(projection = name, error = %e, "could not record the projection's failure");
+/// Sent with a batch's `BEGIN`, and with its rows' loads apart from the writer. A batch reads
+/// its rows by their owner's id, always through the primary key: a rebuild's tables grow from
+/// empty faster than autovacuum analyzes them, and without statistics PostgreSQL guesses that
+/// a few hundred ids match most of the table and scans all of it (the rebuild slowed as its
+/// tables grew). The setting goes with the BEGIN: a statement of its own was a round trip a
+/// batch, and a live runner's batch carries only a few commands.
+const LOAD_BY_KEY: &str = "SET LOCAL enable_seqscan = off";
+
+/// A batch's changes, worked out and waiting to be written.
+struct Prepared<P: Projection> {
+    changes: Arc<P::Changes>,
+    /// Events read, those the view ignores included.
+    events: u64,
+    /// Where the checkpoint moves: the batch's last event.
+    next: FeedPosition,
+    /// The batch's last event, to say where writing it failed.
+    last: RawFeedEvent,
+}
+
+/// A batch being written in a task of its own ([`Runner::write_apart`]).
+struct Writing<P: Projection> {
+    task: JoinHandle<Result<(), ProjectionError>>,
+    /// Its changes: newer than the database's until the task has committed them.
+    changes: Arc<P::Changes>,
+    events: u64,
+    next: FeedPosition,
+}
+
+impl Progress {
+    fn count(&mut self, events: u64, next: FeedPosition) {
+        self.events += events;
+        self.batches += 1;
+        self.checkpoint = next;
     }
+}
+
+/// Moves the checkpoint past a batch (to `to`, `events` on), from where the batch began only: that takes the
+/// generation's row lock, so a runner whose predecessor's last commit is still in flight (its
+/// lock connection closed first) waits for it, and then finds the checkpoint moved instead of
+/// applying the same events again.
+async fn fence<P: Projection>(
+    tx: &mut Tx,
+    generation: Generation,
+    from: FeedPosition,
+    to: FeedPosition,
+    events: u64,
+) -> Result<(), ProjectionError> {
+    let moved = db::query(
+        "UPDATE projection_generations \
+            SET checkpoint_tx = $3, checkpoint_position = $4, \
+                events_applied = events_applied + $5, \
+                failed_position = NULL, failed_event_type = NULL, failure = NULL, \
+                updated_at = $6 \
+          WHERE name = $1 AND generation = $2 \
+            AND checkpoint_tx = $7 AND checkpoint_position = $8",
+    )
+    .bind(P::NAME)
+    .bind(generation.0)
+    .bind(to.tx)
+    .bind(to.global_position)
+    .bind(events as i64)
+    .bind(chrono::Utc::now())
+    .bind(from.tx)
+    .bind(from.global_position)
+    .execute(tx)
+    .await?;
+    if moved == 0 {
+        return Err(ProjectionError::CheckpointMoved(P::NAME));
+    }
+    Ok(())
+}
+
+/// Writes a prepared batch's rows in `tx`, which has moved the checkpoint past it, and
+/// commits. The commit need not wait for the disk (`Db::begin_derived`): a batch lost in a
+/// crash is lost with its checkpoint, and applied again.
+async fn commit<P: Projection>(
+    mut tx: Tx,
+    generation: Generation,
+    batch: &Prepared<P>,
+    options: &RunnerOptions,
+) -> Result<(), ProjectionError> {
+    if let Err(e) = P::save(&batch.changes, &mut tx, generation).await {
+        drop(tx);
+        let reason = format!("writing the batch ending here: {e}");
+        return Err(stop(P::NAME, &batch.last, reason));
+    }
+    if let Some(crash) = &options.crash_before_commit {
+        if crash(batch.events as usize) {
+            // Dropping the transaction without commit is what a crash does to it.
+            drop(tx);
+            return Err(ProjectionError::SimulatedCrash);
+        }
+    }
+    tx.commit().await?;
+    if let Some(applied) = &options.applied {
+        applied.record(P::NAME, batch.next);
+    }
+    Ok(())
+}
+
+/// The error that says `event` stopped the view, and why.
+fn stop(name: &'static str, event: &RawFeedEvent, reason: String) -> ProjectionError {
     ProjectionError::Apply {
         projection: name,
         global_position: event.position.global_position,
         event_type: event.event_type.clone(),
         reason,
+    }
+}
+
+/// Remembers where and why a projection stopped, for `desist projections status`, when
+/// `error` says an event stopped it. Only once no batch of its is being written: a batch's
+/// commit clears the failure.
+async fn remember_stop(db: &Db, generation: Generation, error: &ProjectionError) {
+    let ProjectionError::Apply {
+        projection,
+        global_position,
+        event_type,
+        reason,
+    } = error
+    else {
+        return;
+    };
+    let result = db::query(
+        "UPDATE projection_generations \
+            SET failed_position = $3, failed_event_type = $4, failure = $5, updated_at = $6 \
+          WHERE name = $1 AND generation = $2",
+    )
+    .bind(*projection)
+    .bind(generation.0)
+    .bind(*global_position)
+    .bind(event_type.as_str())
+    .bind(reason.as_str())
+    .bind(chrono::Utc::now())
+    .execute(db)
+    .await;
+    if let Err(e) = result {
+        tracing::error!(projection, error = %e, "could not record the projection's failure");
     }
 }
 

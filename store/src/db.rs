@@ -527,6 +527,18 @@ impl Pool<'_> {
         }
     }
 
+    /// Begins a read-only transaction, with `postgres_settings` (`SET LOCAL …` statements, or
+    /// nothing) sent with the `BEGIN` on PostgreSQL. Use a reader pool on SQLite.
+    pub async fn begin_reading(self, postgres_settings: &'static str) -> Result<Tx, sqlx::Error> {
+        match self {
+            Pool::Postgres(_) => {
+                self.begin_with(format!("BEGIN READ ONLY; {postgres_settings}"))
+                    .await
+            }
+            Pool::Sqlite(_) => self.begin_with("BEGIN").await,
+        }
+    }
+
     /// Takes one connection from the pool for several statements in a row. Each statement
     /// run on the pool itself takes a connection and gives it back, and sqlx tests every
     /// connection it takes back with a round trip (`return_to_pool` pings it): a caseload's
