@@ -12,7 +12,7 @@ use desist_store::db::Tx;
 
 use crate::decode::Decoded;
 use crate::projection::{name_of, Applied, Failure};
-use crate::rows::{self, Rows};
+use crate::rows::{self, Loads, Rows};
 use crate::sessions::{self, session_change, Session};
 use crate::table_row;
 use crate::{Generation, Projection};
@@ -102,64 +102,30 @@ impl Projection for ComplianceProjection {
         let subjects = rows::owners(events, Subject::TYPE);
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let orders = rows::owners(events, ProtectionOrder::TYPE);
+        let mut load = Loads { tx, g, after };
         let mut batch = Batch {
-            subjects: Rows::load(
-                tx,
-                g,
-                "compliance_subjects",
-                &subjects,
-                after.map(|a| &a.subjects),
-            )
-            .await?,
-            enrolments: Rows::load(
-                tx,
-                g,
-                "compliance_enrolments",
-                &enrolments,
-                after.map(|a| &a.enrolments),
-            )
-            .await?,
-            pauses: Rows::load(
-                tx,
-                g,
-                "compliance_pauses",
-                &enrolments,
-                after.map(|a| &a.pauses),
-            )
-            .await?,
-            sessions: Rows::load(
-                tx,
-                g,
-                "compliance_sessions",
-                &enrolments,
-                after.map(|a| &a.sessions),
-            )
-            .await?,
-            concerns: Rows::load(
-                tx,
-                g,
-                "compliance_concerns",
-                &enrolments,
-                after.map(|a| &a.concerns),
-            )
-            .await?,
+            subjects: load
+                .rows("compliance_subjects", &subjects, |a| &a.subjects)
+                .await?,
+            enrolments: load
+                .rows("compliance_enrolments", &enrolments, |a| &a.enrolments)
+                .await?,
+            pauses: load
+                .rows("compliance_pauses", &enrolments, |a| &a.pauses)
+                .await?,
+            sessions: load
+                .rows("compliance_sessions", &enrolments, |a| &a.sessions)
+                .await?,
+            concerns: load
+                .rows("compliance_concerns", &enrolments, |a| &a.concerns)
+                .await?,
             enforcement: Rows::of_events("compliance_enforcement"),
-            orders: Rows::load(
-                tx,
-                g,
-                "compliance_orders",
-                &orders,
-                after.map(|a| &a.orders),
-            )
-            .await?,
-            breaches: Rows::load(
-                tx,
-                g,
-                "compliance_breaches",
-                &orders,
-                after.map(|a| &a.breaches),
-            )
-            .await?,
+            orders: load
+                .rows("compliance_orders", &orders, |a| &a.orders)
+                .await?,
+            breaches: load
+                .rows("compliance_breaches", &orders, |a| &a.breaches)
+                .await?,
             risk: Rows::of_events("compliance_risk"),
         };
         for applied in events {

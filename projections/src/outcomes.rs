@@ -16,7 +16,7 @@ use desist_store::db::Tx;
 
 use crate::decode::Decoded;
 use crate::projection::{name_of, Applied, Failure};
-use crate::rows::{self, Rows, Versioned, Versions};
+use crate::rows::{self, Loads, Rows, Versioned, Versions};
 use crate::sessions::{session_change, SessionChange};
 use crate::table_row;
 use crate::{Generation, Projection};
@@ -114,35 +114,22 @@ impl Projection for OutcomesProjection {
         let subjects = rows::owners(events, Subject::TYPE);
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let orders = rows::owners(events, ProtectionOrder::TYPE);
+        let mut load = Loads { tx, g, after };
         let mut batch = Batch {
             subjects: Rows::of_events("outcome_subjects"),
             srp: Rows::of_events("outcome_srp"),
-            offences: Versions::load(
-                tx,
-                g,
-                "outcome_offences",
-                &subjects,
-                after.map(|a| &a.offences),
-            )
-            .await?,
-            enrolments: Versions::load(
-                tx,
-                g,
-                "outcome_enrolments",
-                &enrolments,
-                after.map(|a| &a.enrolments),
-            )
-            .await?,
-            schedule: Rows::load(
-                tx,
-                g,
-                "outcome_schedule",
-                &enrolments,
-                after.map(|a| &a.schedule),
-            )
-            .await?,
+            offences: load
+                .versions("outcome_offences", &subjects, |a| &a.offences)
+                .await?,
+            enrolments: load
+                .versions("outcome_enrolments", &enrolments, |a| &a.enrolments)
+                .await?,
+            schedule: load
+                .rows("outcome_schedule", &enrolments, |a| &a.schedule)
+                .await?,
             sessions: Rows::of_events("outcome_sessions"),
-            orders: Versions::load(tx, g, "outcome_orders", &orders, after.map(|a| &a.orders))
+            orders: load
+                .versions("outcome_orders", &orders, |a| &a.orders)
                 .await?,
             breaches: Rows::new("outcome_breaches"),
         };

@@ -10,7 +10,7 @@ use desist_store::db::Tx;
 
 use crate::decode::Decoded;
 use crate::projection::{name_of, Applied, Failure};
-use crate::rows::{self, Rows};
+use crate::rows::{self, Loads, Rows};
 use crate::sessions::{self, session_change, Session};
 use crate::table_row;
 use crate::{Generation, Projection};
@@ -100,33 +100,19 @@ impl Projection for ProgressProjection {
     ) -> Result<Batch, Failure> {
         let enrolments = rows::owners(events, Enrolment::TYPE);
         let subjects = rows::owners(events, Subject::TYPE);
+        let mut load = Loads { tx, g, after };
         let mut batch = Batch {
-            courses: Rows::load(tx, g, "progress", &enrolments, after.map(|a| &a.courses)).await?,
-            sessions: Rows::load(
-                tx,
-                g,
-                "progress_sessions",
-                &enrolments,
-                after.map(|a| &a.sessions),
-            )
-            .await?,
-            modules: Rows::load(
-                tx,
-                g,
-                "progress_modules",
-                &enrolments,
-                after.map(|a| &a.modules),
-            )
-            .await?,
-            triggers: Rows::load(
-                tx,
-                g,
-                "progress_triggers",
-                &enrolments,
-                after.map(|a| &a.triggers),
-            )
-            .await?,
-            risk: Rows::load(tx, g, "progress_risk", &subjects, after.map(|a| &a.risk)).await?,
+            courses: load.rows("progress", &enrolments, |a| &a.courses).await?,
+            sessions: load
+                .rows("progress_sessions", &enrolments, |a| &a.sessions)
+                .await?,
+            modules: load
+                .rows("progress_modules", &enrolments, |a| &a.modules)
+                .await?,
+            triggers: load
+                .rows("progress_triggers", &enrolments, |a| &a.triggers)
+                .await?,
+            risk: load.rows("progress_risk", &subjects, |a| &a.risk).await?,
         };
         for applied in events {
             batch.apply(applied);

@@ -95,11 +95,12 @@ impl<R: TableRow> Rows<R> {
         owners: &[&str],
         after: Option<&Rows<R>>,
     ) -> Result<Self, sqlx::Error> {
-        let (unknown, owned) = carried_over(owners, after.and_then(Rows::loaded_owners));
+        let unknown = not_loaded(owners, after.and_then(Rows::loaded_owners));
         let mut rows = BTreeMap::new();
         for row in select::<R>(tx, g, table, &unknown).await? {
             rows.insert(row.key(), row);
         }
+        let owned: HashSet<&str> = owners.iter().copied().collect();
         for row in after.iter().flat_map(|a| a.rows.values()) {
             if owned.contains(row.owner()) {
                 rows.insert(row.key(), row.clone());
@@ -211,7 +212,7 @@ impl<R: TableRow + Versioned> Versions<R> {
         owners: &[&str],
         after: Option<&Versions<R>>,
     ) -> Result<Self, sqlx::Error> {
-        let (unknown, owned) = carried_over(owners, after.map(|a| &a.owners));
+        let unknown = not_loaded(owners, after.map(|a| &a.owners));
         let mut latest: BTreeMap<R::Key, R> = BTreeMap::new();
         for row in select::<R>(tx, g, table, &unknown).await? {
             let key = row.key();
@@ -222,6 +223,7 @@ impl<R: TableRow + Versioned> Versions<R> {
                 }
             }
         }
+        let owned: HashSet<&str> = owners.iter().copied().collect();
         for row in after.iter().flat_map(|a| a.latest.values()) {
             if owned.contains(row.owner()) {
                 latest.insert(row.key(), row.clone());
@@ -263,19 +265,45 @@ impl<R: TableRow + Versioned> Versions<R> {
     }
 }
 
-/// Splits a batch's `owners` into those whose rows must be read from the database (the
-/// batch before did not load them all: `loaded`), and returns all of them as a set, to pick
-/// out the batch before's rows of each.
-fn carried_over<'a>(
-    owners: &[&'a str],
-    loaded: Option<&BTreeSet<String>>,
-) -> (Vec<&'a str>, HashSet<&'a str>) {
-    let unknown = owners
+/// How a batch's tables are loaded: in `tx`, from generation `g`, and after the batch before
+/// (`after`, its changes when it may still be being written; see [`Rows::load`]).
+pub struct Loads<'a, B> {
+    pub tx: &'a mut Tx,
+    pub g: Generation,
+    pub after: Option<&'a B>,
+}
+
+impl<B> Loads<'_, B> {
+    /// The rows of `table` owned by any of `owners` ([`Rows::load`]); `of` finds the table's
+    /// rows in the batch before.
+    pub async fn rows<R: TableRow>(
+        &mut self,
+        table: &'static str,
+        owners: &[&str],
+        of: fn(&B) -> &Rows<R>,
+    ) -> Result<Rows<R>, sqlx::Error> {
+        Rows::load(self.tx, self.g, table, owners, self.after.map(of)).await
+    }
+
+    /// The latest versions in `table` owned by any of `owners` ([`Versions::load`]).
+    pub async fn versions<R: TableRow + Versioned>(
+        &mut self,
+        table: &'static str,
+        owners: &[&str],
+        of: fn(&B) -> &Versions<R>,
+    ) -> Result<Versions<R>, sqlx::Error> {
+        Versions::load(self.tx, self.g, table, owners, self.after.map(of)).await
+    }
+}
+
+/// Of a batch's `owners`, those whose rows must be read from the database: all but those
+/// whose every row the batch before loaded (`loaded`), which it holds.
+fn not_loaded<'a>(owners: &[&'a str], loaded: Option<&BTreeSet<String>>) -> Vec<&'a str> {
+    owners
         .iter()
         .copied()
         .filter(|owner| !loaded.is_some_and(|l| l.contains(*owner)))
-        .collect();
-    (unknown, owners.iter().copied().collect())
+        .collect()
 }
 
 async fn select<R: TableRow>(

@@ -177,8 +177,8 @@ impl<P: Projection> Runner<P> {
                 Ok(batch) => batch,
                 Err(e) => {
                     // The batch being written is seen to its end before the runner stops.
-                    self.written(writing.take(), &mut progress, on_batch)
-                        .await?;
+                    let step = self.written(writing.take(), &mut progress, on_batch).await;
+                    self.went_on(generation, &mut progress, step).await?;
                     return Err(e);
                 }
             };
@@ -561,10 +561,10 @@ impl Progress {
     }
 }
 
-/// Moves the checkpoint past a batch (to `to`, `events` on), from where the batch began only: that takes the
-/// generation's row lock, so a runner whose predecessor's last commit is still in flight (its
-/// lock connection closed first) waits for it, and then finds the checkpoint moved instead of
-/// applying the same events again.
+/// Moves the checkpoint past a batch (to `to`, `events` on), and only from where the batch
+/// began: that takes the generation's row lock, so a runner whose predecessor's last commit is
+/// still in flight (its lock connection closed first) waits for it, and then finds the
+/// checkpoint moved instead of applying the same events again.
 async fn fence<P: Projection>(
     tx: &mut Tx,
     generation: Generation,
