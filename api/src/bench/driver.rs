@@ -16,12 +16,13 @@ use super::Figure;
 use crate::auth::AuthConfig;
 use crate::Error;
 
-/// Pins every thread of this process to `core` (Linux `taskset`), so that the driver and the
-/// server it measures do not share a core. Without `taskset` the run goes on unpinned.
-pub fn pin_this_process_to_core(core: usize) {
+/// Pins every thread of this process to `cores` (a list as Linux `taskset -c` reads it: "1",
+/// "0-1"), so that the driver and the server it measures do not share a core. Without
+/// `taskset` the run goes on unpinned.
+pub fn pin_this_process(cores: &str) {
     let pid = std::process::id().to_string();
     let pinned = Command::new("taskset")
-        .args(["-a", "-p", "-c", &core.to_string(), &pid])
+        .args(["-a", "-p", "-c", cores, &pid])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -29,6 +30,14 @@ pub fn pin_this_process_to_core(core: usize) {
     if !pinned {
         eprintln!("taskset is not available: the driver and the server share the cores");
     }
+}
+
+/// Every core the machine has online, as `taskset -c` reads them ("0-1"); `None` where Linux's
+/// list cannot be read.
+pub fn all_cores() -> Option<String> {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .map(|cores| cores.trim().to_string())
 }
 
 /// Request latencies of one measurement.
