@@ -100,11 +100,8 @@ impl<R: TableRow> Rows<R> {
         for row in select::<R>(tx, g, table, &unknown).await? {
             rows.insert(row.key(), row);
         }
-        let owned: HashSet<&str> = owners.iter().copied().collect();
-        for row in after.iter().flat_map(|a| a.rows.values()) {
-            if owned.contains(row.owner()) {
-                rows.insert(row.key(), row.clone());
-            }
+        for row in carried(after.map(|a| a.rows.values()), owners) {
+            rows.insert(row.key(), row.clone());
         }
         let known = Known::Owners {
             owners: owners.iter().map(|o| o.to_string()).collect(),
@@ -223,11 +220,8 @@ impl<R: TableRow + Versioned> Versions<R> {
                 }
             }
         }
-        let owned: HashSet<&str> = owners.iter().copied().collect();
-        for row in after.iter().flat_map(|a| a.latest.values()) {
-            if owned.contains(row.owner()) {
-                latest.insert(row.key(), row.clone());
-            }
+        for row in carried(after.map(|a| a.latest.values()), owners) {
+            latest.insert(row.key(), row.clone());
         }
         Ok(Self {
             table,
@@ -294,6 +288,19 @@ impl<B> Loads<'_, B> {
     ) -> Result<Versions<R>, sqlx::Error> {
         Versions::load(self.tx, self.g, table, owners, self.after.map(of)).await
     }
+}
+
+/// The rows the batch before holds (`after`) of any of this batch's `owners`: newer than the
+/// database's until that batch commits.
+fn carried<'r, R: TableRow + 'r>(
+    after: Option<impl Iterator<Item = &'r R>>,
+    owners: &[&str],
+) -> Vec<&'r R> {
+    let Some(after) = after else {
+        return Vec::new();
+    };
+    let owned: HashSet<&str> = owners.iter().copied().collect();
+    after.filter(|row| owned.contains(row.owner())).collect()
 }
 
 /// Of a batch's `owners`, those whose rows must be read from the database: all but those
