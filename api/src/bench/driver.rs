@@ -40,6 +40,42 @@ pub fn all_cores() -> Option<String> {
         .map(|cores| cores.trim().to_string())
 }
 
+/// The CPU time (user and system) process `pid` has used so far, from `/proc/<pid>/stat`;
+/// `None` where that cannot be read.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime and stime are the 14th and 15th fields: 12th and 13th after the name. Linux counts
+    // them in hundredths of a second (USER_HZ), whatever the kernel's own tick.
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
+/// The CPU time one process spends over a measurement, to say what each request or round of
+/// it cost: a figure's rate says how fast, this says how much of a core.
+pub struct CpuMeter {
+    pid: u32,
+    before: Option<Duration>,
+}
+
+impl CpuMeter {
+    pub fn start(pid: u32) -> Self {
+        Self {
+            pid,
+            before: cpu_time(pid),
+        }
+    }
+
+    /// Microseconds of CPU each of `units` cost since the start; `None` when the time cannot be
+    /// read or nothing was done.
+    pub fn micros_each(&self, units: u64) -> Option<f64> {
+        let spent = cpu_time(self.pid)?.checked_sub(self.before?)?;
+        (units > 0).then(|| spent.as_secs_f64() * 1e6 / units as f64)
+    }
+}
+
 /// Request latencies of one measurement.
 pub struct Latencies {
     histogram: Histogram<u64>,
@@ -153,13 +189,12 @@ impl Server {
     /// that work. Returns how long it waited.
     pub async fn wait_until_idle(&self, at_most: Duration) -> Duration {
         let started = Instant::now();
-        let mut before = self.cpu_ticks();
+        let mut before = cpu_time(self.pid);
         while started.elapsed() < at_most {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let now = self.cpu_ticks();
+            let now = cpu_time(self.pid);
             match (before, now) {
-                // Ticks are hundredths of a second: 5 in a second is 5 % of a core.
-                (Some(b), Some(n)) if n.saturating_sub(b) <= 5 => break,
+                (Some(b), Some(n)) if n.saturating_sub(b) <= Duration::from_millis(50) => break,
                 (None, _) | (_, None) => break,
                 _ => before = now,
             }
@@ -167,15 +202,8 @@ impl Server {
         started.elapsed()
     }
 
-    /// User and system CPU time of the server so far, in clock ticks (`/proc/<pid>/stat`).
-    fn cpu_ticks(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        // utime and stime are the 14th and 15th fields: 12th and 13th after the name.
-        let user: u64 = fields.get(11)?.parse().ok()?;
-        let system: u64 = fields.get(12)?.parse().ok()?;
-        Some(user + system)
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     /// The server's peak resident memory so far (VmHWM), in MB.
@@ -391,19 +419,24 @@ pub async fn record_attendances(
 
 /// The append limit: `clients` clients inserting event-sized rows, one per transaction.
 pub async fn appends(store: &Store, clients: usize, window: Duration) -> Result<f64, Error> {
-    rounds_per_second(clients, |client| {
+    let appended = rounds(clients, |client| {
         let db = store.db().clone();
         async move { desist_store::limits::append_for(&db, client, window).await }
     })
-    .await
+    .await?;
+    Ok(appended.per_second())
 }
 
 /// The command floor: `clients` clients each loading an enrolment's events and appending one
 /// event with its command id, straight to the store (`limits::command_floor_for`).
-pub async fn command_floor(store: &Store, clients: usize, window: Duration) -> Result<f64, Error> {
+pub async fn command_floor(
+    store: &Store,
+    clients: usize,
+    window: Duration,
+) -> Result<Rounds, Error> {
     desist_store::limits::create_command_floor_table(store.db()).await?;
     let enrolments = Arc::new(desist_store::limits::enrolment_ids(store.db(), 1_000).await?);
-    rounds_per_second(clients, |client| {
+    rounds(clients, |client| {
         let db = store.db().clone();
         let enrolments = enrolments.clone();
         async move {
@@ -413,20 +446,59 @@ pub async fn command_floor(store: &Store, clients: usize, window: Duration) -> R
     .await
 }
 
-/// Runs `clients` clients at once, each counting its own rounds; the rounds of all of them per
-/// second of the whole run.
-async fn rounds_per_second<F, Fut>(clients: usize, client: F) -> Result<f64, Error>
+/// Rounds made by the clients of one measurement.
+pub struct Rounds {
+    pub count: u64,
+    pub elapsed: Duration,
+}
+
+impl Rounds {
+    pub fn per_second(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Runs `clients` clients at once, each counting its own rounds; the rounds of all of them and
+/// how long the whole run took.
+async fn rounds<F, Fut>(clients: usize, client: F) -> Result<Rounds, Error>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = Result<u64, desist_store::StoreError>> + Send + 'static,
 {
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients).map(|c| tokio::spawn(client(c))).collect();
-    let mut rounds = 0;
+    let mut count = 0;
     for task in tasks {
-        rounds += task
+        count += task
             .await
             .map_err(|e| Error::Config(format!("bench client: {e}")))??;
     }
-    Ok(rounds as f64 / started.elapsed().as_secs_f64())
+    Ok(Rounds {
+        count,
+        elapsed: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cpu_a_measurement_spent_is_shared_among_its_units_and_none_without_any() {
+        let pid = std::process::id();
+        let meter = CpuMeter::start(pid);
+        let before = cpu_time(pid).expect("a process's CPU time is readable on Linux");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut x = 1u64;
+        while cpu_time(pid).is_some_and(|now| now < before + Duration::from_millis(100))
+            && Instant::now() < deadline
+        {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        let one = meter.micros_each(1).expect("time was spent");
+        let ten = meter.micros_each(10).expect("time was spent");
+        assert!(one >= 100_000.0, "{one} µs");
+        assert!(ten >= one / 10.0 && ten < one, "{ten} µs against {one} µs");
+        assert_eq!(meter.micros_each(0), None);
+    }
 }

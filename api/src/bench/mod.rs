@@ -90,6 +90,38 @@ impl Figure {
     }
 }
 
+/// Where a command's CPU goes, in microseconds: what the server spent on each command at eight
+/// clients, against what no command can do without — a round of the command floor (this
+/// process, the store's two statements) and the cheapest request (the server). Each is the
+/// process's own CPU: on SQLite the database works inside it, on PostgreSQL in processes of
+/// its own, which neither figure counts. `None` where the time could not be read.
+fn command_cpu_figures(
+    backend: Backend,
+    command: Option<f64>,
+    floor_round: Option<f64>,
+    request: Option<f64>,
+) -> Vec<Figure> {
+    let (Some(command), Some(floor_round), Some(request)) = (command, floor_round, request) else {
+        return Vec::new();
+    };
+    vec![
+        Figure::new(backend, "server CPU a command, 8 clients", command, "µs")
+            .against("a floor round + a request", floor_round + request),
+        Figure::new(
+            backend,
+            "command floor CPU a round (this process), 8 clients",
+            floor_round,
+            "µs",
+        ),
+        Figure::new(
+            backend,
+            "request floor CPU a request (server), 8 clients",
+            request,
+            "µs",
+        ),
+    ]
+}
+
 /// Runs the whole suite; prints each backend's figures as they come and returns them all.
 pub async fn run(options: &BenchOptions) -> Result<Vec<Figure>, Error> {
     driver::pin_this_process(DRIVER_CORE);
@@ -167,7 +199,9 @@ async fn one_backend(
     let (one, eight) = sessions.split_at(sessions.len() / 3);
     eprintln!("measuring the command path");
     let command_1 = driver::record_attendances(&server, one, 1, options.window).await?;
+    let server_cpu = driver::CpuMeter::start(server.pid());
     let command_8 = driver::record_attendances(&server, eight, 8, options.window).await?;
+    let command_cpu = server_cpu.micros_each(command_8.count() + command_8.failures);
     for (clients, latencies, limit) in [(1, &command_1, append_1), (8, &command_8, append_8)] {
         let mut figure = Figure::new(
             backend,
@@ -202,12 +236,14 @@ async fn one_backend(
 
     // The least the store itself is asked for a command, with no server around it: were
     // this below half the append limit, so would the command path be, whatever the server did.
+    let floor_cpu = driver::CpuMeter::start(std::process::id());
     let command_floor = driver::command_floor(&store, 8, options.window).await?;
+    let floor_cpu = floor_cpu.micros_each(command_floor.count);
     figures.push(
         Figure::new(
             backend,
             "command floor (load + append, no server), 8 clients",
-            command_floor,
+            command_floor.per_second(),
             "cmd/s",
         )
         .against("append limit, 8", append_8),
@@ -215,7 +251,9 @@ async fn one_backend(
 
     // What the server's core allows any request: the ceiling of the command path on this
     // machine, whatever the store does.
+    let request_cpu = driver::CpuMeter::start(server.pid());
     let floor = driver::request_floor(&server, 8, options.window).await?;
+    let request_cpu = request_cpu.micros_each(floor.count() + floor.failures);
     figures.push(
         Figure::new(
             backend,
@@ -225,6 +263,12 @@ async fn one_backend(
         )
         .against("append limit, 8", append_8),
     );
+    figures.extend(command_cpu_figures(
+        backend,
+        command_cpu,
+        floor_cpu,
+        request_cpu,
+    ));
 
     // National-scale data: the same people first, then the rest.
     let loaded = std::time::Instant::now();
