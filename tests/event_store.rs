@@ -6,8 +6,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use common::{day, meta, meta_with_id, scenario, write_side, TestDb};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
 use desist_domain::enrolment::{EnforcementAction, EnrolmentCommand, SessionMode, TriggerCategory};
+use desist_domain::subject::{Demographics, Sex, Subject, SubjectCommand};
 use desist_domain::{DomainServices, Role, Sealed};
+use desist_store::commands::{Decided, DecidedFor};
 use desist_store::feed::read_after;
 use desist_store::{CommandBus, CommandError, FeedPosition};
 use serde_json::json;
@@ -600,4 +604,109 @@ async fn on_sqlite_concurrent_writers_queue_for_the_one_writer_and_none_is_refus
     let positions: Vec<i64> = feed.iter().map(|e| e.position.global_position).collect();
     let expected: Vec<i64> = (1..=positions.len() as i64).collect();
     assert_eq!(positions, expected);
+}
+
+/// Decides `commands` in order against `state` in memory, as a bulk import does.
+async fn decided(state: &mut Subject, commands: Vec<SubjectCommand>) -> Vec<Decided<Subject>> {
+    let mut out = Vec::new();
+    for command in commands {
+        let sink = EventSink::default();
+        state
+            .handle(command.clone(), &DomainServices::system(), &sink)
+            .await
+            .expect("the command obeys the rules");
+        out.push(Decided {
+            command,
+            metadata: meta(Role::Admin),
+            events: sink.collect().await,
+        });
+    }
+    out
+}
+
+fn demographics(birth_year: i32) -> Demographics {
+    Demographics {
+        birth_year,
+        sex: Sex::Male,
+        area: "Sussex".into(),
+    }
+}
+
+fn correction(birth_year: i32, reason: &str) -> SubjectCommand {
+    SubjectCommand::CorrectDemographics {
+        corrected: demographics(birth_year),
+        reason: Sealed::plain(reason),
+        occurred_at: day(2, 1),
+    }
+}
+
+fn registration() -> SubjectCommand {
+    SubjectCommand::RegisterSubject {
+        demographics: demographics(1980),
+        occurred_at: day(1, 1),
+    }
+}
+
+#[tokio::test]
+async fn an_append_of_several_aggregates_is_all_or_nothing_and_seals_each_for_its_own_subject() {
+    let db = TestDb::new().await;
+    let store = db
+        .store
+        .clone()
+        .with_master_key(common::server::master_key());
+    let subjects = desist_api::WriteSide::new(&store, DomainServices::system()).subjects;
+    subjects
+        .execute("S1", registration(), &meta(Role::Admin))
+        .await
+        .unwrap();
+    let (mut s1, s1_sequence) = subjects.load_versioned("S1").await.unwrap();
+    let mut s2 = Subject::default();
+    let s2_commands = decided(
+        &mut s2,
+        vec![registration(), correction(1981, "typed for S2")],
+    )
+    .await;
+    let s1_commands = decided(&mut s1, vec![correction(1982, "typed for S1")]).await;
+
+    // The new S2, and S1 as it stood after `s1_after` events.
+    let both = |s1_after| {
+        [
+            DecidedFor {
+                aggregate_id: "S2",
+                after_sequence: 0,
+                decided: &s2_commands,
+            },
+            DecidedFor {
+                aggregate_id: "S1",
+                after_sequence: s1_after,
+                decided: &s1_commands,
+            },
+        ]
+    };
+
+    // S1 as it stood before its registration: someone else wrote to it since.
+    assert!(matches!(
+        subjects.append(&both(0)).await,
+        Err(CommandError::Conflict { .. })
+    ));
+    assert_eq!(sequences(&db, "S2").await, Vec::<i64>::new());
+    assert_eq!(sequences(&db, "S1").await, vec![1]);
+
+    assert_eq!(subjects.append(&both(s1_sequence)).await.unwrap(), 3);
+    assert_eq!(sequences(&db, "S2").await, vec![1, 2]);
+    assert_eq!(sequences(&db, "S1").await, vec![1, 2]);
+    for subject in ["S1", "S2"] {
+        let stored: serde_json::Value = desist_store::db::query_scalar(
+            "SELECT payload FROM events WHERE aggregate_id = $1 AND sequence = 2",
+        )
+        .bind(subject)
+        .fetch_one(db.store.db())
+        .await
+        .unwrap();
+        let reason = &stored["DemographicsCorrected"]["reason"];
+        assert_eq!(reason["scheme"], "aes256_gcm", "{stored}");
+        assert_eq!(reason["subject"], subject, "{stored}");
+    }
+    let (s2, _) = subjects.load_versioned("S2").await.unwrap();
+    assert_eq!(s2.demographics, Some(demographics(1981)));
 }

@@ -7,7 +7,6 @@
 //! The same seed always gives the same cohort.
 
 use chrono::{Duration, NaiveDate};
-use futures::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -302,11 +301,11 @@ pub struct DemoReport {
     pub recorded: usize,
 }
 
-/// Generates the cohort, imports it, and puts each subject on their area's offender manager's
-/// caseload. Running it again with the same seed adds nothing.
 /// People per import when seeding.
 const IMPORT_CHUNK: usize = 1_000;
 
+/// Generates the cohort, imports it, and puts each subject on their area's offender manager's
+/// caseload. Running it again with the same seed adds nothing.
 pub async fn seed(
     store: &desist_store::Store,
     services: desist_domain::DomainServices,
@@ -319,72 +318,66 @@ pub async fn seed(
     // A chunk of people per import: an import holds what it decides in memory until it
     // appends, and national scale is hundreds of thousands of events.
     let mut report = crate::import::ImportReport::default();
-    for chunk in people.chunks(IMPORT_CHUNK) {
+    for (number, chunk) in people.chunks(IMPORT_CHUNK).enumerate() {
         let part = json!({
             "format": document["format"],
             "programmes": document["programmes"],
             "subjects": chunk,
         });
-        let done = crate::import::import(store, services.clone(), &part, "desist-demo", false)
-            .await
-            .map_err(|e| match e {
-                crate::import::ImportError::Invalid(problems) => {
-                    crate::Error::Invalid(problems.iter().map(ToString::to_string).collect())
-                }
-                crate::import::ImportError::Command(e) => e.into(),
-            })?;
+        // The allocations go in with the people they place, as commands of the same import:
+        // one at a time, they were a tenth of a national load.
+        let first = number * IMPORT_CHUNK;
+        let allocations = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(n, person)| allocation(person, first + n, caseloads))
+            .collect();
+        let done = crate::import::import_with(
+            store,
+            services.clone(),
+            &part,
+            "desist-demo",
+            false,
+            allocations,
+        )
+        .await
+        .map_err(|e| match e {
+            crate::import::ImportError::Invalid(problems) => {
+                crate::Error::Invalid(problems.iter().map(ToString::to_string).collect())
+            }
+            crate::import::ImportError::Command(e) => e.into(),
+        })?;
         report.commands += done.commands;
         report.recorded += done.recorded;
         report.already_recorded += done.already_recorded;
     }
-    let write = crate::WriteSide::new(store, services.clone());
-    let actor = desist_domain::Actor {
-        id: "desist-demo".into(),
-        role: desist_domain::Role::System,
-        agency: "desist-demo".into(),
-    };
-    let (write, actor, services) = (&write, &actor, &services);
-    // Different people's records do not contend: allocate several at a time.
-    let allocated: Vec<Result<bool, crate::Error>> =
-        futures::stream::iter(people.iter().enumerate().map(|(index, person)| async move {
-            let (Some(reference), Some(area)) = (person["ref"].as_str(), person["area"].as_str())
-            else {
-                return Ok(false);
-            };
-            let Some(referred) = person["enrolments"][0]["referred"].as_str() else {
-                return Ok(false);
-            };
-            let occurred_at = format!("{referred}T00:00:00Z")
-                .parse()
-                .unwrap_or_else(|_| services.now());
-            let metadata = desist_store::CommandMetadata::new(
-                format!("demo/{reference}/offender-manager"),
-                "desist-demo",
-                actor.clone(),
-            );
-            let command = desist_domain::subject::SubjectCommand::AllocateOffenderManager {
-                officer: offender_manager(area, index, caseloads),
-                occurred_at,
-            };
-            let outcome = write
-                .subjects
-                .execute(reference, command, &metadata)
-                .await?;
-            Ok(!outcome.replayed)
-        }))
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    let mut recorded = report.recorded;
-    for newly in allocated {
-        if newly? {
-            recorded += 1;
-        }
-    }
     Ok(DemoReport {
         subjects,
-        commands: report.commands + subjects,
-        recorded,
+        commands: report.commands,
+        recorded: report.recorded,
+    })
+}
+
+/// Puts person `index` on their offender manager's caseload from the day of their first
+/// referral; `None` for a person the timeline gives no area or referral.
+fn allocation(person: &Value, index: usize, caseloads: Caseloads) -> Option<crate::import::Step> {
+    use crate::import::{Step, Target};
+    let (reference, area) = (person["ref"].as_str()?, person["area"].as_str()?);
+    let referred = person["enrolments"][0]["referred"].as_str()?;
+    let occurred_at = NaiveDate::parse_from_str(referred, "%Y-%m-%d")
+        .ok()?
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    Some(Step {
+        path: format!("subjects[{index}]"),
+        command_id: format!("demo/{reference}/offender-manager"),
+        target: Target::Subject(
+            reference.to_string(),
+            desist_domain::subject::SubjectCommand::AllocateOffenderManager {
+                officer: offender_manager(area, index, caseloads),
+                occurred_at,
+            },
+        ),
     })
 }
 

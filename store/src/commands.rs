@@ -68,6 +68,14 @@ pub struct Decided<A: Aggregate> {
     pub events: Vec<A::Event>,
 }
 
+/// One aggregate's commands, decided in order against it as it stood at `after_sequence`
+/// (see [`CommandBus::append`]).
+pub struct DecidedFor<'a, A: Aggregate> {
+    pub aggregate_id: &'a str,
+    pub after_sequence: usize,
+    pub decided: &'a [Decided<A>],
+}
+
 impl<A> CommandBus<A>
 where
     A: Aggregate<Error = DomainError, Services = DomainServices>,
@@ -192,43 +200,41 @@ where
     }
 
     /// Appends, in one transaction, the events of commands already decided in order against
-    /// the aggregate as it stood at `after_sequence` (a bulk import decides thousands of
-    /// commands in memory first). The same repository, sealing, command log and optimistic
-    /// lock as [`CommandBus::execute`]: if anyone else wrote to the aggregate meanwhile, or a
-    /// command id was recorded already, nothing is written and the answer is
-    /// [`CommandError::Conflict`]; the caller then runs the commands one by one.
-    pub async fn append(
-        &self,
-        aggregate_id: &str,
-        after_sequence: usize,
-        decided: &[Decided<A>],
-    ) -> Result<usize, CommandError> {
-        validate_aggregate_id(aggregate_id)?;
-        let mut sequence = after_sequence;
+    /// each aggregate as it stood at its `after_sequence` (a bulk import decides thousands of
+    /// commands in memory first, and writes many aggregates a transaction: one commit each
+    /// was most of a national load's time on SQLite). The same repository, sealing, command
+    /// log and optimistic lock as [`CommandBus::execute`]: if anyone else wrote to any of the
+    /// aggregates meanwhile, or a command id was recorded already, nothing is written and the
+    /// answer is [`CommandError::Conflict`]; the caller then appends them one by one.
+    pub async fn append(&self, aggregates: &[DecidedFor<'_, A>]) -> Result<usize, CommandError> {
         let mut events = Vec::new();
-        for Decided {
-            command,
-            metadata,
-            events: produced,
-        } in decided
-        {
-            metadata.validate()?;
-            let stored_metadata =
-                serde_json::to_value(metadata.to_event_metadata(&command_name(command)))
-                    .map_err(|e| CommandError::EventStore(e.to_string()))?;
-            for event in produced {
-                sequence += 1;
-                let payload = serde_json::to_value(event)
-                    .map_err(|e| CommandError::EventStore(e.to_string()))?;
-                events.push(SerializedEvent::new(
-                    aggregate_id.to_string(),
-                    sequence,
-                    A::TYPE.to_string(),
-                    event.event_type(),
-                    event.event_version(),
-                    payload,
-                    stored_metadata.clone(),
-                ));
+        for aggregate in aggregates {
+            validate_aggregate_id(aggregate.aggregate_id)?;
+            let mut sequence = aggregate.after_sequence;
+            for Decided {
+                command,
+                metadata,
+                events: produced,
+            } in aggregate.decided
+            {
+                metadata.validate()?;
+                let stored_metadata =
+                    serde_json::to_value(metadata.to_event_metadata(&command_name(command)))
+                        .map_err(|e| CommandError::EventStore(e.to_string()))?;
+                for event in produced {
+                    sequence += 1;
+                    let payload = serde_json::to_value(event)
+                        .map_err(|e| CommandError::EventStore(e.to_string()))?;
+                    events.push(SerializedEvent::new(
+                        aggregate.aggregate_id.to_string(),
+                        sequence,
+                        A::TYPE.to_string(),
+                        event.event_type(),
+                        event.event_version(),
+                        payload,
+                        stored_metadata.clone(),
+                    ));
+                }
             }
         }
         if events.is_empty() {

@@ -174,17 +174,25 @@ impl KeyVault {
         }))
     }
 
-    /// Replaces every plain `Sealed` text in `payload` by its ciphertext under the subject's key.
-    pub async fn seal_payload(
+    /// Replaces every plain `Sealed` text in `payloads` by its ciphertext under the subject's
+    /// key, looked up once for all of them (a bulk import seals a whole course at a time).
+    pub async fn seal_payloads(
         &self,
-        payload: &mut Value,
+        payloads: &mut [&mut Value],
         subject_id: &str,
     ) -> Result<(), StoreError> {
-        if !contains_scheme(payload, "plain") {
-            return Ok(());
+        let mut cipher = None;
+        for payload in payloads.iter_mut() {
+            if !contains_scheme(payload, "plain") {
+                continue;
+            }
+            let cipher = match &mut cipher {
+                Some(cipher) => cipher,
+                None => cipher.insert(self.key_for_sealing(subject_id).await?),
+            };
+            seal_values(payload, cipher, subject_id)?;
         }
-        let cipher = self.key_for_sealing(subject_id).await?;
-        seal_values(payload, &cipher, subject_id)
+        Ok(())
     }
 
     /// Replaces every sealed text in `payload` by its plain text, or by `Erased` when the
@@ -531,18 +539,26 @@ impl<R: PersistedEventRepository> PersistedEventRepository for SealingRepository
             return self.inner.persist::<A>(events, snapshot_update).await;
         };
         let mut sealed = events.to_vec();
-        if sealed.iter().any(|e| contains_scheme(&e.payload, "plain")) {
-            let subject = self.subject_of(&sealed).await?.ok_or_else(|| {
+        // Events of several aggregates (a bulk import's batch): each one's text is sealed for
+        // its own subject.
+        for aggregate in sealed.chunk_by_mut(|a, b| a.aggregate_id == b.aggregate_id) {
+            if !aggregate
+                .iter()
+                .any(|e| contains_scheme(&e.payload, "plain"))
+            {
+                continue;
+            }
+            let subject = self.subject_of(aggregate).await?.ok_or_else(|| {
                 PersistenceError::UnknownError(Box::new(crypto_error(
                     "text about nobody: no subject to seal it for",
                 )))
             })?;
-            for event in &mut sealed {
-                vault
-                    .seal_payload(&mut event.payload, &subject)
-                    .await
-                    .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
-            }
+            let mut payloads: Vec<&mut Value> =
+                aggregate.iter_mut().map(|e| &mut e.payload).collect();
+            vault
+                .seal_payloads(&mut payloads, &subject)
+                .await
+                .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
         }
         self.inner.persist::<A>(&sealed, snapshot_update).await
     }

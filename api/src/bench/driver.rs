@@ -68,12 +68,21 @@ impl CpuMeter {
         }
     }
 
+    /// The CPU spent since the start; `None` when the time cannot be read.
+    pub fn spent(&self) -> Option<Duration> {
+        cpu_time(self.pid)?.checked_sub(self.before?)
+    }
+
     /// Microseconds of CPU each of `units` cost since the start; `None` when the time cannot be
     /// read or nothing was done.
     pub fn micros_each(&self, units: u64) -> Option<f64> {
-        let spent = cpu_time(self.pid)?.checked_sub(self.before?)?;
-        (units > 0).then(|| spent.as_secs_f64() * 1e6 / units as f64)
+        micros_each(self.spent()?, units)
     }
+}
+
+/// Microseconds of `spent` each of `units` cost; `None` when there were none.
+fn micros_each(spent: Duration, units: u64) -> Option<f64> {
+    (units > 0).then(|| spent.as_secs_f64() * 1e6 / units as f64)
 }
 
 /// Request latencies of one measurement.
@@ -100,7 +109,7 @@ impl Latencies {
     }
 
     pub fn per_second(&self) -> f64 {
-        self.histogram.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        rate(self.histogram.len(), self.elapsed)
     }
 
     pub fn percentile_ms(&self, percentile: f64) -> f64 {
@@ -446,25 +455,39 @@ pub async fn command_floor(
     .await
 }
 
+/// How many of something happened a second, `count` of them in `elapsed`.
+fn rate(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
 /// Rounds made by the clients of one measurement.
 pub struct Rounds {
     pub count: u64,
     pub elapsed: Duration,
+    /// This process's CPU over the rounds alone (not the setup before them), from the moment
+    /// the clients start to the moment the last one ends; `None` where it cannot be read.
+    pub cpu: Option<Duration>,
 }
 
 impl Rounds {
     pub fn per_second(&self) -> f64 {
-        self.count as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        rate(self.count, self.elapsed)
+    }
+
+    /// Microseconds of this process's CPU a round; `None` when unreadable or no round ran.
+    pub fn cpu_micros_each(&self) -> Option<f64> {
+        micros_each(self.cpu?, self.count)
     }
 }
 
-/// Runs `clients` clients at once, each counting its own rounds; the rounds of all of them and
-/// how long the whole run took.
+/// Runs `clients` clients at once, each counting its own rounds; the rounds of all of them,
+/// how long the whole run took and the CPU this process spent on it.
 async fn rounds<F, Fut>(clients: usize, client: F) -> Result<Rounds, Error>
 where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = Result<u64, desist_store::StoreError>> + Send + 'static,
 {
+    let cpu = CpuMeter::start(std::process::id());
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients).map(|c| tokio::spawn(client(c))).collect();
     let mut count = 0;
@@ -476,6 +499,7 @@ where
     Ok(Rounds {
         count,
         elapsed: started.elapsed(),
+        cpu: cpu.spent(),
     })
 }
 

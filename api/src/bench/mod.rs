@@ -236,9 +236,8 @@ async fn one_backend(
 
     // The least the store itself is asked for a command, with no server around it: were
     // this below half the append limit, so would the command path be, whatever the server did.
-    let floor_cpu = driver::CpuMeter::start(std::process::id());
     let command_floor = driver::command_floor(&store, 8, options.window).await?;
-    let floor_cpu = floor_cpu.micros_each(command_floor.count);
+    let floor_cpu = command_floor.cpu_micros_each();
     figures.push(
         Figure::new(
             backend,

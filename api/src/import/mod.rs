@@ -4,7 +4,8 @@
 //! 2. Plan the commands that record it, each with a deterministic command id.
 //! 3. Dry run: apply every command not yet recorded to in-memory aggregates (loaded from the
 //!    store), so a rule the document breaks is found before anything is written.
-//! 4. Execute through the command buses. A second import of the same file replays every id.
+//! 4. Append the decided events through the command buses, many aggregates a transaction. A
+//!    second import of the same file replays every id.
 
 mod plan;
 mod reader;
@@ -16,7 +17,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use desist_domain::{Actor, DomainError, DomainServices, Role};
 use desist_store::commands::recorded_command_ids;
-use desist_store::commands::Decided;
+use desist_store::commands::{Decided, DecidedFor};
 use desist_store::{Backend, CommandBus, CommandError, CommandMetadata, Store};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -25,7 +26,7 @@ use thiserror::Error;
 pub use reader::Problem;
 
 use crate::WriteSide;
-use plan::{Step, Target};
+pub(crate) use plan::{Step, Target};
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -50,8 +51,22 @@ pub async fn import(
     agency: &str,
     progress: bool,
 ) -> Result<ImportReport, ImportError> {
+    import_with(store, services, document, agency, progress, Vec::new()).await
+}
+
+/// Imports `document` and then `more` commands, checked, decided and written with the
+/// document's own (the demo puts each person it imports on a caseload this way).
+pub(crate) async fn import_with(
+    store: &Store,
+    services: DomainServices,
+    document: &Value,
+    agency: &str,
+    progress: bool,
+    more: Vec<Step>,
+) -> Result<ImportReport, ImportError> {
     let (timeline, mut problems) = timeline::parse(document);
-    let steps = plan::plan(&timeline);
+    let mut steps = plan::plan(&timeline);
+    steps.extend(more);
     let ids: Vec<String> = steps.iter().map(|s| s.command_id.clone()).collect();
     let done = recorded_command_ids(store, &ids)
         .await
@@ -197,9 +212,11 @@ where
         }
     }
 
-    /// Appends each aggregate's decided commands in one transaction, `concurrency` aggregates
-    /// at a time. An aggregate someone else wrote to meanwhile (or whose command ids were
-    /// recorded meanwhile) falls back to one command at a time, which answers replays.
+    /// Appends the decided commands, many aggregates a transaction (about
+    /// `EVENTS_PER_APPEND` events), `concurrency` transactions at a time. A batch in which
+    /// someone else wrote to an aggregate meanwhile (or recorded one of its command ids) falls
+    /// back to one aggregate at a time, and such an aggregate to one command at a time, which
+    /// answers replays.
     async fn write(
         self,
         bus: &CommandBus<A>,
@@ -214,30 +231,42 @@ where
             order,
             ..
         } = self;
-        let loaded_at = &loaded_at;
-        let in_order = order.into_iter().filter_map(|id| {
-            let commands = decided.remove(&id)?;
-            Some((id, commands))
-        });
+        let mut batches: Vec<Vec<Appending<A>>> = Vec::new();
+        let mut events_in_batch = 0;
+        for id in order {
+            let Some(commands) = decided.remove(&id) else {
+                continue;
+            };
+            let events: usize = commands.iter().map(|c| c.events.len()).sum();
+            if batches.is_empty() || events_in_batch + events > EVENTS_PER_APPEND {
+                batches.push(Vec::new());
+                events_in_batch = 0;
+            }
+            events_in_batch += events;
+            let after_sequence = loaded_at.get(&id).copied().unwrap_or(0);
+            if let Some(batch) = batches.last_mut() {
+                batch.push(Appending {
+                    id,
+                    after_sequence,
+                    commands,
+                });
+            }
+        }
         let results: Vec<Result<(usize, usize), CommandError>> =
-            futures::stream::iter(in_order.map(|(id, commands)| async move {
-                let after = loaded_at.get(&id).copied().unwrap_or(0);
-                match bus.append(&id, after, &commands).await {
+            futures::stream::iter(batches.iter().map(|batch| async move {
+                let appending: Vec<_> = batch.iter().map(Appending::decided_for).collect();
+                match bus.append(&appending).await {
                     Ok(_) => {
-                        bar.inc(commands.len() as u64);
-                        Ok((commands.len(), 0))
+                        let commands = batch.iter().map(|a| a.commands.len()).sum();
+                        bar.inc(commands as u64);
+                        Ok((commands, 0))
                     }
                     Err(CommandError::Conflict { .. }) => {
                         let (mut recorded, mut replayed) = (0, 0);
-                        for decided in commands {
-                            let outcome =
-                                bus.execute(&id, decided.command, &decided.metadata).await?;
-                            if outcome.replayed {
-                                replayed += 1;
-                            } else {
-                                recorded += 1;
-                            }
-                            bar.inc(1);
+                        for aggregate in batch {
+                            let (r, p) = aggregate.write_alone(bus, bar).await?;
+                            recorded += r;
+                            replayed += p;
                         }
                         Ok((recorded, replayed))
                     }
@@ -257,6 +286,64 @@ where
 
     fn get(&self, id: &str) -> Option<&A> {
         self.states.get(id).and_then(|s| s.as_ref().ok())
+    }
+}
+
+/// How many events an import appends a transaction, at most (unless one aggregate has more):
+/// enough that commits are a small part of a load, few enough that a live command waiting
+/// for SQLite's one writer waits well under a second.
+const EVENTS_PER_APPEND: usize = 2_000;
+
+/// One aggregate's commands decided in the dry run, to be appended after `after_sequence`.
+struct Appending<A: Aggregate> {
+    id: String,
+    after_sequence: usize,
+    commands: Vec<Decided<A>>,
+}
+
+impl<A> Appending<A>
+where
+    A: Aggregate<Error = DomainError, Services = DomainServices>,
+    A::Command: serde::Serialize + Clone + Send + Sync,
+{
+    fn decided_for(&self) -> DecidedFor<'_, A> {
+        DecidedFor {
+            aggregate_id: &self.id,
+            after_sequence: self.after_sequence,
+            decided: &self.commands,
+        }
+    }
+
+    /// Appends this aggregate's commands in a transaction of their own, or, if its events
+    /// changed since the dry run, runs them one by one: how many were recorded and how many
+    /// had been already.
+    async fn write_alone(
+        &self,
+        bus: &CommandBus<A>,
+        bar: &ProgressBar,
+    ) -> Result<(usize, usize), CommandError> {
+        match bus.append(&[self.decided_for()]).await {
+            Ok(_) => {
+                bar.inc(self.commands.len() as u64);
+                Ok((self.commands.len(), 0))
+            }
+            Err(CommandError::Conflict { .. }) => {
+                let (mut recorded, mut replayed) = (0, 0);
+                for decided in &self.commands {
+                    let outcome = bus
+                        .execute(&self.id, decided.command.clone(), &decided.metadata)
+                        .await?;
+                    if outcome.replayed {
+                        replayed += 1;
+                    } else {
+                        recorded += 1;
+                    }
+                    bar.inc(1);
+                }
+                Ok((recorded, replayed))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
