@@ -264,9 +264,9 @@ where
                     Err(CommandError::Conflict { .. }) => {
                         let (mut recorded, mut replayed) = (0, 0);
                         for aggregate in batch {
-                            let (r, p) = aggregate.write_alone(bus, bar).await?;
-                            recorded += r;
-                            replayed += p;
+                            let (newly, again) = aggregate.write_alone(bus, bar).await?;
+                            recorded += newly;
+                            replayed += again;
                         }
                         Ok((recorded, replayed))
                     }
