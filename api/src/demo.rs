@@ -364,10 +364,8 @@ fn allocation(person: &Value, index: usize, caseloads: Caseloads) -> Option<crat
     use crate::import::{Step, Target};
     let (reference, area) = (person["ref"].as_str()?, person["area"].as_str()?);
     let referred = person["enrolments"][0]["referred"].as_str()?;
-    let occurred_at = NaiveDate::parse_from_str(referred, "%Y-%m-%d")
-        .ok()?
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc();
+    let occurred_at =
+        crate::import::midnight(NaiveDate::parse_from_str(referred, "%Y-%m-%d").ok()?);
     Some(Step {
         path: format!("subjects[{index}]"),
         command_id: format!("demo/{reference}/offender-manager"),

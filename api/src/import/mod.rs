@@ -26,7 +26,7 @@ use thiserror::Error;
 pub use reader::Problem;
 
 use crate::WriteSide;
-pub(crate) use plan::{Step, Target};
+pub(crate) use plan::{midnight, Step, Target};
 
 #[derive(Debug, Error)]
 pub enum ImportError {
@@ -253,29 +253,10 @@ where
             }
         }
         let results: Vec<Result<(usize, usize), CommandError>> =
-            futures::stream::iter(batches.iter().map(|batch| async move {
-                let appending: Vec<_> = batch.iter().map(Appending::decided_for).collect();
-                match bus.append(&appending).await {
-                    Ok(_) => {
-                        let commands = batch.iter().map(|a| a.commands.len()).sum();
-                        bar.inc(commands as u64);
-                        Ok((commands, 0))
-                    }
-                    Err(CommandError::Conflict { .. }) => {
-                        let (mut recorded, mut replayed) = (0, 0);
-                        for aggregate in batch {
-                            let (newly, again) = aggregate.write_alone(bus, bar).await?;
-                            recorded += newly;
-                            replayed += again;
-                        }
-                        Ok((recorded, replayed))
-                    }
-                    Err(e) => Err(e),
-                }
-            }))
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
+            futures::stream::iter(batches.iter().map(|batch| write_batch(bus, batch, bar)))
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
         for result in results {
             let (recorded, replayed) = result?;
             report.recorded += recorded;
@@ -301,11 +282,7 @@ struct Appending<A: Aggregate> {
     commands: Vec<Decided<A>>,
 }
 
-impl<A> Appending<A>
-where
-    A: Aggregate<Error = DomainError, Services = DomainServices>,
-    A::Command: serde::Serialize + Clone + Send + Sync,
-{
+impl<A: Aggregate> Appending<A> {
     fn decided_for(&self) -> DecidedFor<'_, A> {
         DecidedFor {
             aggregate_id: &self.id,
@@ -313,37 +290,68 @@ where
             decided: &self.commands,
         }
     }
+}
 
-    /// Appends this aggregate's commands in a transaction of their own, or, if its events
-    /// changed since the dry run, runs them one by one: how many were recorded and how many
-    /// had been already.
-    async fn write_alone(
-        &self,
-        bus: &CommandBus<A>,
-        bar: &ProgressBar,
-    ) -> Result<(usize, usize), CommandError> {
-        match bus.append(&[self.decided_for()]).await {
-            Ok(_) => {
-                bar.inc(self.commands.len() as u64);
-                Ok((self.commands.len(), 0))
+/// Appends `batch` in one transaction; if an aggregate in it changed since the dry run, each
+/// aggregate alone, and such an aggregate's commands one by one: how many commands were
+/// recorded and how many had been already.
+async fn write_batch<A>(
+    bus: &CommandBus<A>,
+    batch: &[Appending<A>],
+    bar: &ProgressBar,
+) -> Result<(usize, usize), CommandError>
+where
+    A: Aggregate<Error = DomainError, Services = DomainServices>,
+    A::Command: serde::Serialize + Clone + Send + Sync,
+{
+    if let Some(commands) = appended(bus, batch, bar).await? {
+        return Ok((commands, 0));
+    }
+    let (mut recorded, mut replayed) = (0, 0);
+    for aggregate in batch {
+        // A batch of one has just been tried alone.
+        if batch.len() > 1 {
+            if let Some(commands) = appended(bus, std::slice::from_ref(aggregate), bar).await? {
+                recorded += commands;
+                continue;
             }
-            Err(CommandError::Conflict { .. }) => {
-                let (mut recorded, mut replayed) = (0, 0);
-                for decided in &self.commands {
-                    let outcome = bus
-                        .execute(&self.id, decided.command.clone(), &decided.metadata)
-                        .await?;
-                    if outcome.replayed {
-                        replayed += 1;
-                    } else {
-                        recorded += 1;
-                    }
-                    bar.inc(1);
-                }
-                Ok((recorded, replayed))
-            }
-            Err(e) => Err(e),
         }
+        for decided in &aggregate.commands {
+            let outcome = bus
+                .execute(&aggregate.id, decided.command.clone(), &decided.metadata)
+                .await?;
+            if outcome.replayed {
+                replayed += 1;
+            } else {
+                recorded += 1;
+            }
+            bar.inc(1);
+        }
+    }
+    Ok((recorded, replayed))
+}
+
+/// Appends `aggregates` in one transaction: how many commands it recorded, or `None` (nothing
+/// written) when one of them changed since the dry run or one of its command ids was recorded
+/// meanwhile.
+async fn appended<A>(
+    bus: &CommandBus<A>,
+    aggregates: &[Appending<A>],
+    bar: &ProgressBar,
+) -> Result<Option<usize>, CommandError>
+where
+    A: Aggregate<Error = DomainError, Services = DomainServices>,
+    A::Command: serde::Serialize + Clone + Send + Sync,
+{
+    let appending: Vec<_> = aggregates.iter().map(Appending::decided_for).collect();
+    match bus.append(&appending).await {
+        Ok(_) => {
+            let commands: usize = aggregates.iter().map(|a| a.commands.len()).sum();
+            bar.inc(commands as u64);
+            Ok(Some(commands))
+        }
+        Err(CommandError::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

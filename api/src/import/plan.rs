@@ -34,7 +34,7 @@ pub struct Step {
 /// Timelines carry no concern text; the record says so rather than inventing one.
 const IMPORTED_CONCERN_TEXT: &str = "concern recorded in the imported timeline (no text)";
 
-fn midnight(date: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn midnight(date: NaiveDate) -> DateTime<Utc> {
     date.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
