@@ -1144,12 +1144,12 @@ impl EventRepository {
             EventRepository::Postgres(_, pool) => Pool::Postgres(pool),
             EventRepository::Sqlite(_, pool) => Pool::Sqlite(pool),
         };
-        let chunks: Vec<&[SerializedEvent]> =
-            events.chunks(events_per_insert(pool.backend())).collect();
+        let full = events_per_insert(pool.backend());
+        let chunks: Vec<&[SerializedEvent]> = events.chunks(full).collect();
         if let [only] = chunks.as_slice() {
             // One statement is atomic on its own, its triggers (the command log, SQLite's
             // positions) and all: no BEGIN and COMMIT, two round trips fewer a command.
-            insert_chunk::<A>(only)
+            insert_chunk::<A>(only, full)
                 .execute(pool)
                 .await
                 .map_err(persistence_error)?;
@@ -1157,7 +1157,7 @@ impl EventRepository {
         }
         let mut tx = pool.begin().await.map_err(persistence_error)?;
         for chunk in chunks {
-            insert_chunk::<A>(chunk)
+            insert_chunk::<A>(chunk, full)
                 .execute(&mut tx)
                 .await
                 .map_err(persistence_error)?;
@@ -1166,9 +1166,10 @@ impl EventRepository {
     }
 }
 
-/// One multi-row INSERT of `chunk` into `events`. A single event's statement (most commands')
-/// is always the same text, so it is kept prepared; longer ones vary with their length.
-fn insert_chunk<A: Aggregate>(chunk: &[SerializedEvent]) -> Query<()> {
+/// One multi-row INSERT of `chunk` into `events`. Two lengths recur, so their statements are
+/// kept prepared: a single event (most commands') and a `full` chunk (a bulk import's every
+/// statement but its last). Other lengths vary with the batch and are prepared once.
+fn insert_chunk<A: Aggregate>(chunk: &[SerializedEvent], full: usize) -> Query<()> {
     let insert = query(format!(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
                              event_version, payload, metadata) VALUES {}",
@@ -1185,10 +1186,10 @@ fn insert_chunk<A: Aggregate>(chunk: &[SerializedEvent]) -> Query<()> {
             Arg::from(&e.metadata),
         ]
     }));
-    if chunk.len() > 1 {
-        insert.one_off()
-    } else {
+    if chunk.len() == 1 || chunk.len() == full {
         insert
+    } else {
+        insert.one_off()
     }
 }
 
