@@ -986,6 +986,11 @@ async fn every_view_is_the_same_when_the_events_it_ignores_are_read() {
     )
     .await
     .expect("the demo cohort obeys every rule");
+    // And a therapist's records, which neither the fixture nor the demo holds.
+    let ws = write_side(&db);
+    scenario::subject(&ws, "S-THERAPY").await;
+    scenario::active_enrolment(&ws, "S-THERAPY", "E-THERAPY").await;
+    scenario::therapy_records(&ws, "E-THERAPY").await;
     ignored_events_change_nothing(ProgressProjection, &db).await;
     ignored_events_change_nothing(ComplianceProjection, &db).await;
     ignored_events_change_nothing(OutcomesProjection, &db).await;

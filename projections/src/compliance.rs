@@ -27,8 +27,15 @@ impl Projection for ComplianceProjection {
     const VERSION: i32 = 3;
     /// Compliance reads neither a subject's offences (outcomes do) nor an order's conditions
     /// (only breaches of them).
-    const IGNORES: &'static [&'static str] =
-        &["OffenceRecorded", "OffenceProven", "ConditionImposed"];
+    const IGNORES: &'static [&'static str] = &[
+        "OffenceRecorded",
+        "OffenceProven",
+        "ConditionImposed",
+        "SessionContentRecorded",
+        "ChainAnalysisRecorded",
+        "TriggerIdentified",
+        "CopingPlanRecorded",
+    ];
     const TABLES: &'static [&'static str] = &[
         "compliance_subjects",
         "compliance_enrolments",

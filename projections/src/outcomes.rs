@@ -46,6 +46,10 @@ impl Projection for OutcomesProjection {
         "EnforcementActionRecorded",
         "ConditionImposed",
         "BreachOutcomeRecorded",
+        "SessionContentRecorded",
+        "ChainAnalysisRecorded",
+        "TriggerIdentified",
+        "CopingPlanRecorded",
     ];
     const TABLES: &'static [&'static str] = &[
         "outcome_subjects",

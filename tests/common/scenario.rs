@@ -4,10 +4,13 @@
 
 use chrono::{DateTime, Utc};
 use desist_api::WriteSide;
-use desist_domain::enrolment::{EnrolmentCommand, ReferralRoute};
+use desist_domain::enrolment::{
+    Attendance, ChainAnalysis, EnrolmentCommand, ReferralRoute, SessionContent, SessionMode,
+    TriggerCategory,
+};
 use desist_domain::programme::{ProgrammeCommand, ProgrammeTerms, SkillsModule};
 use desist_domain::subject::{Demographics, OffenceCategory, Sex, SubjectCommand};
-use desist_domain::Role;
+use desist_domain::{Role, Sealed};
 
 use super::{day, meta};
 
@@ -97,6 +100,70 @@ pub async fn active_enrolment(ws: &WriteSide, subject_id: &str, enrolment_id: &s
             .execute(enrolment_id, command, &meta(Role::Therapist))
             .await
             .expect("lifecycle step");
+    }
+}
+
+/// A therapist's record of one attended session of an active enrolment: what the session
+/// covered, a chain analysis, a trigger and its coping plan (the four kinds of therapy record).
+pub async fn therapy_records(ws: &WriteSide, enrolment_id: &str) {
+    let held = day(1, 23);
+    for command in [
+        EnrolmentCommand::ScheduleSession {
+            session_id: "therapy-1".into(),
+            number: 1,
+            scheduled_at: held,
+            mode: SessionMode::InPerson,
+            occurred_at: day(1, 16),
+        },
+        EnrolmentCommand::RecordAttendance {
+            session_id: "therapy-1".into(),
+            attendance: Attendance::Attended,
+            occurred_at: held,
+        },
+        EnrolmentCommand::RecordSessionContent {
+            session_id: "therapy-1".into(),
+            content: SessionContent {
+                modules_covered: vec![SkillsModule::ChainAnalysis],
+                skills_practised: vec!["observe".into()],
+                homework_set: Some(Sealed::plain("diary card")),
+                diary_card_reviewed: false,
+                engagement: Some(3),
+                notes: Some(Sealed::plain("engaged")),
+            },
+            occurred_at: held,
+        },
+        EnrolmentCommand::RecordChainAnalysis {
+            chain_id: "chain-1".into(),
+            session_id: Some("therapy-1".into()),
+            chain: ChainAnalysis {
+                vulnerability: Sealed::plain("no sleep"),
+                prompting_event: Sealed::plain("a photograph online"),
+                trigger_category: TriggerCategory::OnlineContact,
+                thoughts: Sealed::plain("she owes me"),
+                emotions: Sealed::plain("anger"),
+                urges: Sealed::plain("to message"),
+                action: Sealed::plain("messaged"),
+                consequences: Sealed::plain("a warning"),
+                alternative_skill: SkillsModule::DistressTolerance,
+            },
+            occurred_at: held,
+        },
+        EnrolmentCommand::IdentifyTrigger {
+            trigger_id: "trigger-1".into(),
+            category: TriggerCategory::OnlineContact,
+            description: Sealed::plain("her profile"),
+            occurred_at: held,
+        },
+        EnrolmentCommand::RecordCopingPlan {
+            trigger_id: "trigger-1".into(),
+            plan: Sealed::plain("mute the account; call a friend"),
+            occurred_at: held,
+        },
+    ] {
+        ws.enrolments
+            .execute(enrolment_id, command, &meta(Role::Therapist))
+            .await
+            .expect("therapy record");
     }
 }
 
