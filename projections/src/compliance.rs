@@ -25,8 +25,9 @@ impl Projection for ComplianceProjection {
     /// 2: subjects carry their offender manager.
     /// 3: id columns compare bytes on PostgreSQL (`projection::id_column`).
     const VERSION: i32 = 3;
-    /// Compliance reads neither a subject's offences (outcomes do) nor an order's conditions
-    /// (only breaches of them).
+    /// Compliance reads neither a subject's offences (outcomes do), an order's conditions
+    /// (only breaches of them), nor the therapist's record of what a session covered (progress
+    /// does).
     const IGNORES: &'static [&'static str] = &[
         "OffenceRecorded",
         "OffenceProven",

@@ -33,8 +33,8 @@ impl Projection for OutcomesProjection {
     /// cost 0.46 s at national scale, a tenth of the rebuild, for no plan that changes.
     const READ_BY_KEY: bool = false;
     /// The outcome measures count referrals, starts, ends, sessions held, offences, orders and
-    /// breaches reported: not who is allocated, pauses, concerns, enforcement, conditions or
-    /// what was decided about a breach.
+    /// breaches reported: not who is allocated, pauses, concerns, enforcement, conditions,
+    /// what was decided about a breach, or what a session covered.
     const IGNORES: &'static [&'static str] = &[
         "OffenderManagerAllocated",
         "SuitabilityAssessed",
