@@ -6,7 +6,7 @@ use desist_store::Store;
 
 use crate::auth::AuthConfig;
 use crate::http::ServeConfig;
-use crate::import::{import, ImportError};
+use crate::import::import;
 
 use crate::config::{database_url, LocalSecrets, DEFAULT_DATA_DIR, DEFAULT_MAX_CONNECTIONS};
 use crate::Error;
@@ -619,29 +619,21 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             let document: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| Error::Invalid(vec![format!("{}: not JSON: {e}", file.display())]))?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            match import(
+            let report = import(
                 &store,
                 DomainServices::system(),
                 &document,
                 &agency,
                 progress,
             )
-            .await
-            {
-                Ok(report) => {
-                    println!(
-                        "imported {}: {} commands recorded, {} already recorded",
-                        file.display(),
-                        report.recorded,
-                        report.already_recorded
-                    );
-                    Ok(())
-                }
-                Err(ImportError::Invalid(problems)) => Err(Error::Invalid(
-                    problems.iter().map(ToString::to_string).collect(),
-                )),
-                Err(ImportError::Command(e)) => Err(e.into()),
-            }
+            .await?;
+            println!(
+                "imported {}: {} commands recorded, {} already recorded",
+                file.display(),
+                report.recorded,
+                report.already_recorded
+            );
+            Ok(())
         }
     }
 }

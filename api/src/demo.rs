@@ -340,13 +340,7 @@ pub async fn seed(
             false,
             allocations,
         )
-        .await
-        .map_err(|e| match e {
-            crate::import::ImportError::Invalid(problems) => {
-                crate::Error::Invalid(problems.iter().map(ToString::to_string).collect())
-            }
-            crate::import::ImportError::Command(e) => e.into(),
-        })?;
+        .await?;
         report.commands += done.commands;
         report.recorded += done.recorded;
         report.already_recorded += done.already_recorded;

@@ -16,3 +16,15 @@ pub enum Error {
     #[error("{} problem(s); nothing was written:\n{}", .0.len(), .0.join("\n"))]
     Invalid(Vec<String>),
 }
+
+/// An import refused whole lists its problems; a command that failed while writing is itself.
+impl From<crate::import::ImportError> for Error {
+    fn from(e: crate::import::ImportError) -> Self {
+        match e {
+            crate::import::ImportError::Invalid(problems) => {
+                Error::Invalid(problems.iter().map(ToString::to_string).collect())
+            }
+            crate::import::ImportError::Command(e) => e.into(),
+        }
+    }
+}
