@@ -2,8 +2,11 @@
 
 mod common;
 
-use common::{count_events, fixture, fixture_path, import_services, TestDb};
-use desist_api::import::{import, ImportError};
+use common::{count_events, fixture, fixture_path, import_services, meta, TestDb};
+use desist_api::import::{check, import, ImportError};
+use desist_api::WriteSide;
+use desist_domain::enrolment::{EnrolmentCommand, TriggerCategory};
+use desist_domain::{Role, Sealed};
 
 /// For tests only: 32 bytes, base64.
 const TEST_MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=";
@@ -34,6 +37,94 @@ async fn the_pilot_fixture_imports_and_a_second_import_adds_nothing() {
     .await
     .unwrap();
     assert_eq!(subjects, 120);
+}
+
+/// The events of one aggregate, by type, in the order they were appended.
+async fn event_types(store: &desist_store::Store, aggregate_id: &str) -> Vec<String> {
+    desist_store::db::query_scalar(
+        "SELECT event_type FROM events WHERE aggregate_id = $1 ORDER BY sequence",
+    )
+    .bind(aggregate_id)
+    .fetch_all(store.db())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_course_written_to_between_the_check_and_the_write_gets_both_writes() {
+    let db = TestDb::new().await;
+    // The fixture without the last session of an open course with no pause or enforcement
+    // after it (S030038's E030038), imported; then the whole fixture checked, which decides
+    // that session alone.
+    let whole = fixture("pilot-small.json");
+    let mut earlier = whole.clone();
+    let course = &mut earlier["subjects"][38]["enrolments"][0];
+    assert_eq!(course["ref"], "E030038");
+    course["sessions"].as_array_mut().unwrap().pop();
+    import(&db.store, import_services(), &earlier, "test", false)
+        .await
+        .expect("the shortened fixture is valid");
+    let checked = check(&db.store, import_services(), &whole, "test")
+        .await
+        .expect("the fixture is valid");
+    let before = event_types(&db.store, "E030038").await;
+
+    // Meanwhile a therapist records a trigger on that course.
+    let therapist = WriteSide::new(&db.store, import_services());
+    therapist
+        .enrolments
+        .execute(
+            "E030038",
+            EnrolmentCommand::IdentifyTrigger {
+                trigger_id: "T-between".into(),
+                category: TriggerCategory::OnlineContact,
+                description: Sealed::plain("her new profile"),
+                occurred_at: "2023-03-20T12:00:00Z".parse().unwrap(),
+            },
+            &meta(Role::Therapist),
+        )
+        .await
+        .expect("the trigger is recorded");
+
+    let report = checked.write(false).await.expect("the import is written");
+    let missing_session = 2; // scheduled, then attended
+    assert_eq!(report.recorded, missing_session, "{report:?}");
+    assert_eq!(report.already_recorded, report.commands - missing_session);
+    let after = event_types(&db.store, "E030038").await;
+    assert_eq!(after[..before.len()], before[..], "nothing earlier changed");
+    assert_eq!(
+        after[before.len()..],
+        [
+            "TriggerIdentified",
+            "SessionScheduled",
+            "AttendanceRecorded"
+        ],
+        "the therapist's write is kept and the session follows it"
+    );
+
+    let again = import(&db.store, import_services(), &whole, "test", false)
+        .await
+        .unwrap();
+    assert_eq!(again.recorded, 0, "{again:?}");
+}
+
+#[tokio::test]
+async fn a_checked_import_written_after_the_same_import_only_replays() {
+    let db = TestDb::new().await;
+    let document = fixture("pilot-small.json");
+    let checked = check(&db.store, import_services(), &document, "test")
+        .await
+        .expect("the fixture is valid");
+    let first = import(&db.store, import_services(), &document, "test", false)
+        .await
+        .unwrap();
+    let events = count_events(&db.store).await;
+
+    // Every aggregate it decided for has changed since, and every command id is recorded.
+    let late = checked.write(false).await.expect("replays are not errors");
+    assert_eq!(late.recorded, 0, "{late:?}");
+    assert_eq!(late.already_recorded, first.commands);
+    assert_eq!(count_events(&db.store).await, events, "nothing was added");
 }
 
 fn broken_fixture() -> serde_json::Value {

@@ -5,7 +5,8 @@
 //! 3. Dry run: apply every command not yet recorded to in-memory aggregates (loaded from the
 //!    store), so a rule the document breaks is found before anything is written.
 //! 4. Append the decided events through the command buses, many aggregates a transaction. A
-//!    second import of the same file replays every id.
+//!    second import of the same file replays every id. Steps 1–3 are [`check`], step 4
+//!    [`CheckedImport::write`]; [`import`] does both.
 
 mod plan;
 mod reader;
@@ -56,7 +57,7 @@ pub async fn import(
 
 /// Imports `document` and then `more` commands, checked, decided and written with the
 /// document's own (the demo puts each person it imports on a caseload this way).
-pub(crate) async fn import_with(
+pub async fn import_with(
     store: &Store,
     services: DomainServices,
     document: &Value,
@@ -64,6 +65,30 @@ pub(crate) async fn import_with(
     progress: bool,
     more: Vec<Step>,
 ) -> Result<ImportReport, ImportError> {
+    check_with(store, services, document, agency, more)
+        .await?
+        .write(progress)
+        .await
+}
+
+/// Checks `document` against the store as it is now: every command not yet recorded is
+/// decided in memory, and nothing is written. A document that breaks a rule is refused whole.
+pub async fn check(
+    store: &Store,
+    services: DomainServices,
+    document: &Value,
+    agency: &str,
+) -> Result<CheckedImport, ImportError> {
+    check_with(store, services, document, agency, Vec::new()).await
+}
+
+async fn check_with(
+    store: &Store,
+    services: DomainServices,
+    document: &Value,
+    agency: &str,
+    more: Vec<Step>,
+) -> Result<CheckedImport, ImportError> {
     let (timeline, mut problems) = timeline::parse(document);
     let mut steps = plan::plan(&timeline);
     steps.extend(more);
@@ -87,49 +112,79 @@ pub(crate) async fn import_with(
     if !problems.0.is_empty() {
         return Err(ImportError::Invalid(problems.0));
     }
-
-    let bar = if progress {
-        ProgressBar::new((commands - done.len()) as u64).with_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} commands ({eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        )
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_message("importing");
-    let mut report = ImportReport {
+    Ok(CheckedImport {
+        backend: store.backend(),
+        write,
+        shadows,
         commands,
-        recorded: 0,
         already_recorded: done.len(),
-    };
-    // SQLite has one writer: concurrent appends would only queue for it. On PostgreSQL each
-    // append is a commit, and commits in flight together share a WAL flush.
-    let concurrency = match store.backend() {
-        Backend::Postgres => 8,
-        Backend::Sqlite => 1,
-    };
-    // Programmes before the subjects whose courses copy their terms, subjects before the
-    // orders and courses that name them.
-    let Shadows {
-        programmes,
-        subjects,
-        enrolments,
-        orders,
-    } = shadows;
-    programmes
-        .write(&write.programmes, concurrency, &bar, &mut report)
-        .await?;
-    subjects
-        .write(&write.subjects, concurrency, &bar, &mut report)
-        .await?;
-    orders
-        .write(&write.orders, concurrency, &bar, &mut report)
-        .await?;
-    enrolments
-        .write(&write.enrolments, concurrency, &bar, &mut report)
-        .await?;
-    bar.finish_and_clear();
-    Ok(report)
+    })
+}
+
+/// A document checked against the store, its commands decided but not yet written.
+pub struct CheckedImport {
+    backend: Backend,
+    write: WriteSide,
+    shadows: Shadows,
+    commands: usize,
+    already_recorded: usize,
+}
+
+impl CheckedImport {
+    /// Appends the decided commands. An aggregate someone else wrote to since the check gets
+    /// its commands one at a time, each decided again against what the store holds then
+    /// (see `Shadow::write`).
+    pub async fn write(self, progress: bool) -> Result<ImportReport, ImportError> {
+        let CheckedImport {
+            backend,
+            write,
+            shadows,
+            commands,
+            already_recorded,
+        } = self;
+        let bar = if progress {
+            ProgressBar::new((commands - already_recorded) as u64).with_style(
+                ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} commands ({eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            )
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_message("importing");
+        let mut report = ImportReport {
+            commands,
+            recorded: 0,
+            already_recorded,
+        };
+        // SQLite has one writer: concurrent appends would only queue for it. On PostgreSQL
+        // each append is a commit, and commits in flight together share a WAL flush.
+        let concurrency = match backend {
+            Backend::Postgres => 8,
+            Backend::Sqlite => 1,
+        };
+        // Programmes before the subjects whose courses copy their terms, subjects before the
+        // orders and courses that name them.
+        let Shadows {
+            programmes,
+            subjects,
+            enrolments,
+            orders,
+        } = shadows;
+        programmes
+            .write(&write.programmes, concurrency, &bar, &mut report)
+            .await?;
+        subjects
+            .write(&write.subjects, concurrency, &bar, &mut report)
+            .await?;
+        orders
+            .write(&write.orders, concurrency, &bar, &mut report)
+            .await?;
+        enrolments
+            .write(&write.enrolments, concurrency, &bar, &mut report)
+            .await?;
+        bar.finish_and_clear();
+        Ok(report)
+    }
 }
 
 fn document_tag(ids: &[String]) -> String {
