@@ -27,7 +27,32 @@ pub async fn compliance_facts(
     pool: &Db,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, SubjectFacts>, ProjectionError> {
+    Ok(facts_and_people(pool, only).await?.0)
+}
+
+/// A person as the compliance view holds them (`compliance_subjects`), as readers see them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SubjectRow {
+    pub subject_id: String,
+    pub area: String,
+    pub birth_year: i32,
+    pub sex: String,
+    pub offender_manager: Option<String>,
+}
+
+/// The columns of [`SubjectRow`], in its order.
+pub const SUBJECT_COLUMNS: &str = "subject_id, area, birth_year, sex, offender_manager";
+
+/// [`compliance_facts`], with each person's own row of the view, which the facts' first
+/// statement reads anyway: a caseload shows who each person is beside their status, and
+/// reading them again cost every caseload a statement and a loader's wait
+/// (docs/benchmarks.md).
+async fn facts_and_people(
+    pool: &Db,
+    only: Option<&[String]>,
+) -> Result<(BTreeMap<String, SubjectFacts>, BTreeMap<String, SubjectRow>), ProjectionError> {
     let mut subjects: BTreeMap<String, SubjectFacts> = BTreeMap::new();
+    let mut people_rows: BTreeMap<String, SubjectRow> = BTreeMap::new();
     // `WHERE {only("s.")}`: every subject, or the ones asked for (bound as one list at `$1`),
     // of the table the prefix names. Three statements in all (the people and their courses,
     // the courses' sessions, then every other fact): every caseload request runs them, and
@@ -43,9 +68,17 @@ pub async fn compliance_facts(
         Some(_) => db::any_of(backend, &format!("{table}subject_id"), 1),
     };
     // Each person, with each of their courses (a person without one: a row without).
-    type PersonRow = (String, Option<String>, Option<NaiveDate>, Option<NaiveDate>);
+    #[derive(sqlx::FromRow)]
+    struct PersonRow {
+        #[sqlx(flatten)]
+        person: SubjectRow,
+        enrolment_id: Option<String>,
+        started_on: Option<NaiveDate>,
+        ended_on: Option<NaiveDate>,
+    }
     let people: Vec<PersonRow> = db::query_as(format!(
-        "SELECT s.subject_id, e.enrolment_id, e.started_on, e.ended_on
+        "SELECT s.subject_id, s.area, s.birth_year, s.sex, s.offender_manager,
+                e.enrolment_id, e.started_on, e.ended_on
            FROM compliance_subjects s
            LEFT JOIN compliance_enrolments e ON e.subject_id = s.subject_id
           WHERE {}",
@@ -55,13 +88,21 @@ pub async fn compliance_facts(
     .fetch_all(&mut conn)
     .await?;
     let mut enrolments = Vec::new();
-    for (subject_id, enrolment_id, started_on, ended_on) in people {
+    for PersonRow {
+        person,
+        enrolment_id,
+        started_on,
+        ended_on,
+    } in people
+    {
+        let subject_id = person.subject_id.clone();
         subjects
             .entry(subject_id.clone())
             .or_insert_with(|| SubjectFacts {
                 subject_id: subject_id.clone(),
                 ..SubjectFacts::default()
             });
+        people_rows.entry(subject_id.clone()).or_insert(person);
         if let Some(enrolment_id) = enrolment_id {
             enrolments.push((enrolment_id, subject_id, started_on, ended_on));
         }
@@ -184,7 +225,7 @@ pub async fn compliance_facts(
             s.orders.push(order);
         }
     }
-    Ok(subjects)
+    Ok((subjects, people_rows))
 }
 
 // What a row of `facts_sql` is, in its `kind` column.
@@ -301,6 +342,22 @@ pub async fn compliance(
         .await?
         .into_iter()
         .map(|(id, facts)| (id, assess(&facts, as_of)))
+        .collect())
+}
+
+/// [`compliance`], each status with the person's row of the view (see `facts_and_people`).
+pub async fn compliance_of_people(
+    pool: &Db,
+    as_of: NaiveDate,
+    only: Option<&[String]>,
+) -> Result<BTreeMap<String, (ComplianceStatus, SubjectRow)>, ProjectionError> {
+    let (facts, mut people) = facts_and_people(pool, only).await?;
+    Ok(facts
+        .into_iter()
+        .filter_map(|(id, facts)| {
+            let person = people.remove(&id)?;
+            Some((id, (assess(&facts, as_of), person)))
+        })
         .collect())
 }
 

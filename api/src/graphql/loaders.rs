@@ -57,17 +57,9 @@ impl ProgressRow {
     }
 }
 
-/// One row of the `compliance_subjects` view.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SubjectRow {
-    pub subject_id: String,
-    pub area: String,
-    pub birth_year: i32,
-    pub sex: String,
-    pub offender_manager: Option<String>,
-}
-
-pub const SUBJECT_COLUMNS: &str = "subject_id, area, birth_year, sex, offender_manager";
+/// One row of the `compliance_subjects` view (defined beside the compliance queries, which
+/// read it with a caseload's statuses).
+pub use desist_projections::queries::{SubjectRow, SUBJECT_COLUMNS};
 
 /// One row of the `compliance_orders` view.
 #[derive(Debug, Clone, sqlx::FromRow)]

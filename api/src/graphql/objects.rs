@@ -219,6 +219,16 @@ where
     Ok(row)
 }
 
+/// A subject's row read already (with a caseload's statuses), shown as [`load_subject`] shows
+/// a loaded one: only if the caller's caseload holds it, with the read audited.
+async fn known_subject(ctx: &Context<'_>, row: &SubjectRow) -> Result<Option<Subject>> {
+    if !reaches(ctx, Record::Subject(&row.subject_id)).await? {
+        return Ok(None);
+    }
+    caller(ctx).audit("subject", Some(&row.subject_id));
+    Ok(Some(Subject(row.clone())))
+}
+
 pub async fn load_subject(ctx: &Context<'_>, subject_id: &str) -> Result<Option<Subject>> {
     let row = load_visible::<SubjectLoader>(ctx, Record::Subject(subject_id), "subject", |r| {
         &r.subject_id
@@ -590,6 +600,9 @@ pub async fn load_order(ctx: &Context<'_>, order_id: &str) -> Result<Option<Prot
 pub struct Compliance {
     #[graphql(skip)]
     pub subject_id: String,
+    /// The person's row, when it was read with the status (a caseload).
+    #[graphql(skip)]
+    pub subject: Option<SubjectRow>,
     pub as_of: NaiveDate,
     pub rag: Rag,
     pub reasons: Vec<ComplianceReason>,
@@ -600,7 +613,10 @@ pub struct Compliance {
 #[ComplexObject]
 impl Compliance {
     async fn subject(&self, ctx: &Context<'_>) -> Result<Option<Subject>> {
-        load_subject(ctx, &self.subject_id).await
+        match &self.subject {
+            Some(row) => known_subject(ctx, row).await,
+            None => load_subject(ctx, &self.subject_id).await,
+        }
     }
 }
 

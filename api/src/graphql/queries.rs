@@ -124,16 +124,23 @@ pub async fn compliance_of(
         .get(subject_id)
         .ok_or_else(|| error(super::errors::NOT_FOUND, "no such subject"))?;
     caller(ctx).audit("compliance", Some(subject_id));
-    Ok(to_compliance(subject_id, as_of, &assess(facts, as_of)))
+    Ok(to_compliance(
+        subject_id,
+        as_of,
+        &assess(facts, as_of),
+        None,
+    ))
 }
 
 fn to_compliance(
     subject_id: &str,
     as_of: NaiveDate,
     status: &desist_projections::measures::compliance::ComplianceStatus,
+    subject: Option<SubjectRow>,
 ) -> Compliance {
     Compliance {
         subject_id: subject_id.to_string(),
+        subject,
         as_of,
         rag: status.rag.into(),
         reasons: status.reasons.iter().map(|r| (*r).into()).collect(),
@@ -356,7 +363,9 @@ impl QueryRoot {
     ) -> Result<Page<Compliance>> {
         let caseload = caseload(ctx).await?;
         let as_of = as_of.unwrap_or_else(|| today(ctx));
-        let statuses = desist_projections::queries::compliance(
+        // Each status with the person's row, so the page shows who each person is without a
+        // statement more.
+        let statuses = desist_projections::queries::compliance_of_people(
             app(ctx).store.db(),
             as_of,
             caseload.subject_ids().as_deref(),
@@ -364,13 +373,14 @@ impl QueryRoot {
         .await
         .map_err(|e| internal_error(ctx, e))?;
         let items = statuses
-            .iter()
+            .into_iter()
             .filter(|(id, _)| caseload.subjects.contains(id))
-            .map(|(id, status)| {
+            .map(|(id, (status, person))| {
                 // RED sorts first: 0 for RED, 1 for AMBER, 2 for GREEN.
                 let urgency = 2 - status.rag as u8;
                 let key = format!("{urgency}:{id}");
-                (key, (to_compliance(id, as_of, status), id.clone()))
+                let node = to_compliance(&id, as_of, &status, Some(person));
+                (key, (node, id))
             })
             .collect::<std::collections::BTreeMap<_, _>>()
             .into_iter()
