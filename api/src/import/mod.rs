@@ -57,7 +57,7 @@ pub async fn import(
 
 /// Imports `document` and then `more` commands, checked, decided and written with the
 /// document's own (the demo puts each person it imports on a caseload this way).
-pub async fn import_with(
+pub(crate) async fn import_with(
     store: &Store,
     services: DomainServices,
     document: &Value,
