@@ -98,6 +98,13 @@ async fn each_read_leaves_exactly_one_record_with_the_subjects_it_touched() {
             "caseload",
             vec!["S1", "S2"],
         ),
+        // The people's details come with the caseload's facts, not through the subjects'
+        // loader, and are audited the same.
+        (
+            "{ caseload(first: 10) { edges { node { rag subject { ref area } } } } }".into(),
+            "caseload,subject",
+            vec!["S1", "S2"],
+        ),
         (
             format!(
                 "{{ enrolment(id: \"{}\") {{ history {{ eventType }} }} }}",
