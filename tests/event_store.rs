@@ -606,6 +606,22 @@ async fn on_sqlite_concurrent_writers_queue_for_the_one_writer_and_none_is_refus
     assert_eq!(positions, expected);
 }
 
+/// The one SQLite writer keeps a statement's journal in memory, where SQLite's default moved
+/// a journal past 64 KiB to a file it created and deleted again (an audited caseload read did,
+/// every time: see `Db::connect`). `temp_store` 2 is MEMORY.
+#[tokio::test]
+async fn on_sqlite_the_writer_keeps_its_temporary_files_in_memory() {
+    if !common::only_on(desist_store::Backend::Sqlite) {
+        return;
+    }
+    let db = TestDb::new().await;
+    let temp_store: i64 = desist_store::db::query_scalar("PRAGMA temp_store")
+        .fetch_one(db.store.db().writer())
+        .await
+        .unwrap();
+    assert_eq!(temp_store, 2, "temp_store = MEMORY on the writer");
+}
+
 /// Decides `commands` in order against `state` in memory, as a bulk import does.
 async fn decided(state: &mut Subject, commands: Vec<SubjectCommand>) -> Vec<Decided<Subject>> {
     let mut out = Vec::new();

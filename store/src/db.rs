@@ -177,7 +177,14 @@ impl Db {
                 }
                 // The one writer keeps a larger page cache (16 MB, not SQLite's 2 MB): a
                 // projection's batch reads and rewrites index pages all over a file that at
-                // national scale is a gigabyte.
+                // national scale is a gigabyte. It also keeps its temporary files in memory
+                // (`temp_store`): a statement that changes several rows inside a transaction
+                // keeps the pages it changes in a journal of its own, and past 64 KiB SQLite
+                // moved that journal to a new file in /var/tmp. An audited read's one INSERT
+                // of the people it showed (a page of the audit's subject index each) did
+                // that on every caseload page: a file created, written, unlinked and closed
+                // each time, a fifth of the request's CPU (docs/benchmarks.md). Such a
+                // journal lasts one statement, so it holds little memory for little time.
                 // A view's batch leaves the writer at `synchronous = NORMAL`
                 // (`Db::begin_derived`); it is made FULL again as it goes back to the pool,
                 // whether the batch committed or was dropped half-way, so the next user (a
@@ -199,7 +206,12 @@ impl Db {
                             Ok(true)
                         })
                     })
-                    .connect_with(options.clone().pragma("cache_size", "-16384"))
+                    .connect_with(
+                        options
+                            .clone()
+                            .pragma("cache_size", "-16384")
+                            .pragma("temp_store", "MEMORY"),
+                    )
                     .await?;
                 let reader = SqlitePoolOptions::new()
                     .max_connections(SQLITE_READERS.min(max_connections.max(1)))
