@@ -182,9 +182,10 @@ impl Db {
                 // keeps the pages it changes in a journal of its own, and past 64 KiB SQLite
                 // moved that journal to a new file in /var/tmp. An audited read's one INSERT
                 // of the people it showed (a page of the audit's subject index each) did
-                // that on every caseload page: a file created, written, unlinked and closed
-                // each time, a fifth of the request's CPU (docs/benchmarks.md). Such a
-                // journal lasts one statement, so it holds little memory for little time.
+                // that on every caseload page: the database's pages written to a file outside
+                // it, where `secure_delete` and an erasure's rewrite do not reach, and five
+                // more system calls a request. Such a journal lasts one statement, so it
+                // holds little memory for little time.
                 // A view's batch leaves the writer at `synchronous = NORMAL`
                 // (`Db::begin_derived`); it is made FULL again as it goes back to the pool,
                 // whether the batch committed or was dropped half-way, so the next user (a
