@@ -183,7 +183,7 @@ impl Db {
                 // moved that journal to a new file in /var/tmp. An audited read's one INSERT
                 // of the people it showed (a page of the audit's subject index each) did
                 // that on every caseload page: the database's pages written to a file outside
-                // it, where `secure_delete` and an erasure's rewrite do not reach, and five
+                // it, where `secure_delete` and an erasure's rewrite do not reach, and a dozen
                 // more system calls a request. Such a journal lasts one statement, so it
                 // holds little memory for little time.
                 // A view's batch leaves the writer at `synchronous = NORMAL`
