@@ -74,7 +74,8 @@ async fn measure(db: &Db, way: Way) -> Result<(), Box<dyn Error>> {
     let (ticks, switched, started) = (cpu_ticks()?, switches()?, Instant::now());
     let mut statements = 0u64;
     while started.elapsed() < WINDOW {
-        let one: i64 = match way {
+        // The answer is decoded, as a real read's would be, and then not needed.
+        let _one: i64 = match way {
             Way::Held => query_scalar(ONE).fetch_one(&mut held).await?,
             Way::Pool => query_scalar(ONE).fetch_one(db.reader()).await?,
             Way::Transaction => {
@@ -84,7 +85,7 @@ async fn measure(db: &Db, way: Way) -> Result<(), Box<dyn Error>> {
                 one
             }
         };
-        statements += u64::try_from(one)?;
+        statements += 1;
     }
     let cpu = (cpu_ticks()? - ticks) as f64 * MICROS_PER_TICK;
     let switched = switches()? - switched;
