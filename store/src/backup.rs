@@ -15,7 +15,7 @@ use crate::FeedPosition;
 use crate::{Backend, StoreError};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -234,6 +234,78 @@ fn bytes(text: &str) -> Result<Vec<u8>, StoreError> {
         .map_err(|_| StoreError::Backup("a key or identity is not base64".into()))
 }
 
+/// Rows of one table waiting to be restored, written a multi-row INSERT at a time: a national
+/// backup is nearly two million rows, and a statement each (a round trip each) kept a
+/// PostgreSQL restore at three minutes (docs/operations.md).
+struct Pending {
+    /// `INSERT INTO table (columns) VALUES `, the placeholders to follow.
+    insert: String,
+    /// Each column's cast (see [`db::cast_row_placeholders`]).
+    casts: &'static [&'static str],
+    rows_per_statement: usize,
+    values: Vec<db::Arg>,
+}
+
+impl Pending {
+    fn new(backend: Backend, insert: String, casts: &'static [&'static str]) -> Self {
+        let rows_per_statement = (backend.values_per_statement() / casts.len()).clamp(1, 1_000);
+        Self {
+            insert,
+            casts,
+            rows_per_statement,
+            values: Vec::with_capacity(rows_per_statement * casts.len()),
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.values.len() / self.casts.len()
+    }
+
+    fn push<const N: usize>(&mut self, row: [db::Arg; N]) {
+        debug_assert_eq!(N, self.casts.len());
+        self.values.extend(row);
+    }
+
+    fn is_full(&self) -> bool {
+        self.rows() >= self.rows_per_statement
+    }
+
+    /// Writes the rows waiting, if any. A full statement's text recurs, so it stays prepared;
+    /// the last, shorter one is run once.
+    async fn flush(&mut self, tx: &mut db::Tx) -> Result<(), sqlx::Error> {
+        let rows = self.rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        let sql = format!(
+            "{}{}",
+            self.insert,
+            db::cast_row_placeholders(rows, self.casts)
+        );
+        let values = std::mem::take(&mut self.values);
+        let insert = db::query(sql).bind_all(values);
+        let insert = if rows == self.rows_per_statement {
+            insert
+        } else {
+            insert.one_off()
+        };
+        insert.execute(tx).await?;
+        self.values
+            .reserve(self.rows_per_statement * self.casts.len());
+        Ok(())
+    }
+}
+
+/// A time for a column whose default stamps it: on SQLite in the default's own text
+/// (`strftime('%Y-%m-%dT%H:%M:%fZ')`, to the millisecond), which is how every other row of
+/// the column holds it and how times there compare, as text; on PostgreSQL the time itself.
+fn defaulted_time(backend: Backend, at: DateTime<Utc>) -> db::Arg {
+    match backend {
+        Backend::Postgres => at.into(),
+        Backend::Sqlite => at.to_rfc3339_opts(SecondsFormat::Millis, true).into(),
+    }
+}
+
 /// Restores a backup into an empty, migrated store, in one transaction: all or nothing.
 pub async fn restore(
     db: &Db,
@@ -250,10 +322,40 @@ pub async fn restore(
     }
     let mut counts = Counts::default();
     let mut tx = db.writer().begin().await?;
-    let event_id_type = match db.backend() {
-        Backend::Postgres => "::uuid",
+    let backend = db.backend();
+    let mut events = Pending::new(
+        backend,
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                             payload, metadata, recorded_at, event_id) VALUES "
+            .into(),
+        match backend {
+            Backend::Postgres => &["", "", "", "", "", "", "", "", "::uuid"],
+            Backend::Sqlite => &["", "", "", "", "", "", "", "", ""],
+        },
+    );
+    // Each record's id is given here, so that its subjects' rows can name it in statements
+    // of their own; they follow the ids already taken, in the backup's order, as the
+    // database would have numbered them.
+    let mut audit_id: i64 = db::query_scalar("SELECT COALESCE(MAX(id), 0) FROM audit_log")
+        .fetch_one(&mut tx)
+        .await?;
+    let overriding = match backend {
+        Backend::Postgres => "OVERRIDING SYSTEM VALUE ",
         Backend::Sqlite => "",
     };
+    let mut records = Pending::new(
+        backend,
+        format!(
+            "INSERT INTO audit_log (id, at, actor_id, role, agency, operation, purpose,
+                                    break_glass_reason, correlation_id) {overriding}VALUES "
+        ),
+        &["", "", "", "", "", "", "", "", ""],
+    );
+    let mut audited = Pending::new(
+        backend,
+        "INSERT INTO audit_subjects (audit_id, subject_id) VALUES ".into(),
+        &["", ""],
+    );
     let mut header_seen = false;
     for (number, line) in input.lines().enumerate() {
         let line = line.map_err(|e| StoreError::Backup(e.to_string()))?;
@@ -285,24 +387,20 @@ pub async fn restore(
                 recorded_at,
                 event_id,
             } => {
-                db::query(format!(
-                    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type,
-                        event_version, payload, metadata, recorded_at, event_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9{event_id_type})"
-                ))
-                .bind(aggregate_type)
-                .bind(aggregate_id)
-                .bind(sequence)
-                .bind(event_type)
-                .bind(event_version)
-                .bind(payload)
-                .bind(metadata)
-                .bind(recorded_at)
-                .bind(event_id)
-                .execute(&mut tx)
-                .await?;
+                events.push([
+                    aggregate_type.into(),
+                    aggregate_id.into(),
+                    sequence.into(),
+                    event_type.into(),
+                    event_version.into(),
+                    payload.into(),
+                    metadata.into(),
+                    defaulted_time(backend, recorded_at),
+                    event_id.into(),
+                ]);
                 counts.events += 1;
-                if counts.events % 1000 == 0 {
+                if events.is_full() {
+                    events.flush(&mut tx).await?;
                     on_event(counts.events);
                 }
             }
@@ -317,27 +415,28 @@ pub async fn restore(
                 break_glass_reason,
                 correlation_id,
             } => {
-                let id: i64 = db::query_scalar(
-                    "INSERT INTO audit_log (at, actor_id, role, agency, operation,
-                        purpose, break_glass_reason, correlation_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-                )
-                .bind(at)
-                .bind(actor_id)
-                .bind(role)
-                .bind(agency)
-                .bind(operation)
-                .bind(purpose)
-                .bind(break_glass_reason)
-                .bind(correlation_id)
-                .fetch_one(&mut tx)
-                .await?;
+                audit_id += 1;
+                records.push([
+                    audit_id.into(),
+                    at.into(),
+                    actor_id.into(),
+                    role.into(),
+                    agency.into(),
+                    operation.into(),
+                    purpose.into(),
+                    break_glass_reason.into(),
+                    correlation_id.into(),
+                ]);
+                if records.is_full() {
+                    records.flush(&mut tx).await?;
+                }
                 for subject_id in subject_ids {
-                    db::query("INSERT INTO audit_subjects (audit_id, subject_id) VALUES ($1, $2)")
-                        .bind(id)
-                        .bind(subject_id)
-                        .execute(&mut tx)
-                        .await?;
+                    audited.push([audit_id.into(), subject_id.into()]);
+                    if audited.is_full() {
+                        // The records first: on SQLite a subject's row must find its record.
+                        records.flush(&mut tx).await?;
+                        audited.flush(&mut tx).await?;
+                    }
                 }
                 counts.audit += 1;
             }
@@ -380,12 +479,23 @@ pub async fn restore(
             } => {
                 db::query("INSERT INTO erased_subjects (subject_id, erased_at) VALUES ($1, $2)")
                     .bind(subject_id)
-                    .bind(erased_at)
+                    .bind(defaulted_time(backend, erased_at))
                     .execute(&mut tx)
                     .await?;
                 counts.erased += 1;
             }
         }
+    }
+    events.flush(&mut tx).await?;
+    on_event(counts.events);
+    records.flush(&mut tx).await?;
+    audited.flush(&mut tx).await?;
+    if backend == Backend::Postgres && counts.audit > 0 {
+        // The identity's own counter goes on from the last id given here.
+        db::query("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), $1)")
+            .bind(audit_id)
+            .execute(&mut tx)
+            .await?;
     }
     if !header_seen {
         return Err(StoreError::Backup("not a Desist backup (empty)".into()));

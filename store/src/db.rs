@@ -866,15 +866,29 @@ pub fn id_lists<T>(backend: Backend, ids: &[T]) -> std::slice::Chunks<'_, T> {
 
 /// `($1, …, $width), ($width+1, …), …` for `rows` rows: the VALUES list of a multi-row INSERT.
 pub fn row_placeholders(rows: usize, width: usize) -> String {
+    cast_row_placeholders(rows, &vec![""; width])
+}
+
+/// [`row_placeholders`] with a cast after each column's placeholder (`"::uuid"`, or `""` for
+/// none): PostgreSQL takes a text value for a uuid column only when told.
+pub fn cast_row_placeholders(rows: usize, casts: &[&str]) -> String {
+    use std::fmt::Write;
+    let width = casts.len();
     // Written into one string: a projection batch's upserts list tens of thousands of values,
     // and a string per value was a visible share of a rebuild.
-    let mut list = String::with_capacity(rows * (width * 7 + 4));
+    let mut list = String::with_capacity(rows * (width * 9 + 4));
     for row in 0..rows {
         if row > 0 {
             list.push_str(", ");
         }
         list.push('(');
-        push_placeholders(&mut list, row * width + 1, width);
+        for (i, cast) in casts.iter().enumerate() {
+            if i > 0 {
+                list.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(list, "${}{cast}", row * width + i + 1);
+        }
         list.push(')');
     }
     list
@@ -1305,5 +1319,14 @@ mod tests {
     fn a_column_of_mixed_kinds_or_of_nothing_is_refused() {
         assert_eq!(Column::of(vec![Arg::from(1_i32), Arg::from("x")]), None);
         assert_eq!(Column::of(Vec::new()), None);
+    }
+
+    #[test]
+    fn a_values_list_numbers_its_placeholders_row_after_row_with_their_casts() {
+        assert_eq!(row_placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(
+            cast_row_placeholders(2, &["", "::uuid"]),
+            "($1, $2::uuid), ($3, $4::uuid)"
+        );
     }
 }
