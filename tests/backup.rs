@@ -116,13 +116,14 @@ async fn backed_up_and_restored(source: &TestDb) -> TestDb {
 }
 
 #[tokio::test]
-async fn a_restore_carries_every_event_and_audit_record_over_many_statements_each() {
+async fn a_backup_and_restore_carry_every_event_and_audit_record_over_many_pages_and_statements() {
     let source = TestDb::new().await;
     import_pilot(&source.store).await;
-    // More records, and more subjects' rows, than one of the restore's statements holds.
+    // More records, and more subjects' rows, than one of the restore's statements holds, and
+    // more records than a page of the backup's.
     let db = source.store.db();
     desist_store::db::query(
-        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1100)
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5100)
          INSERT INTO audit_log (at, actor_id, role, agency, operation, purpose, correlation_id)
          SELECT $1, 'om-' || i, 'probation_officer', 'surrey', 'caseload', 'supervision', 'c' || i
            FROM n",
@@ -166,5 +167,5 @@ async fn a_restore_carries_every_event_and_audit_record_over_many_statements_eac
     .fetch_one(target.store.db().writer())
     .await
     .unwrap();
-    assert_eq!(id, 1_101);
+    assert_eq!(id, 5_101);
 }

@@ -19,7 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Events are read in pages of this many, inside the backup's one snapshot.
+/// Events, and audit records, are read in pages of this many, inside the backup's one snapshot.
 const PAGE: i64 = 5_000;
 
 pub const FORMAT: &str = "desist-backup/1";
@@ -130,6 +130,8 @@ pub async fn backup(
             }
         }
     }
+    // The audit a page of records at a time, each page with its records' people: every
+    // audited read adds a record, so the audit outgrows memory long before the people do.
     type AuditRow = (
         i64,
         DateTime<Utc>,
@@ -141,40 +143,61 @@ pub async fn backup(
         Option<String>,
         String,
     );
-    let audit: Vec<AuditRow> = db::query_as(
-        "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
-                correlation_id FROM audit_log ORDER BY id",
-    )
-    .fetch_all(&mut tx)
-    .await?;
-    let mut audited: std::collections::HashMap<i64, Vec<String>> = Default::default();
-    let pairs: Vec<(i64, String)> = db::query_as(
-        "SELECT audit_id, subject_id FROM audit_subjects ORDER BY audit_id, subject_id",
-    )
-    .fetch_all(&mut tx)
-    .await?;
-    for (id, subject) in pairs {
-        audited.entry(id).or_default().push(subject);
-    }
-    for (id, at, actor_id, role, agency, operation, purpose, break_glass_reason, correlation_id) in
-        audit
-    {
-        let subject_ids = audited.remove(&id).unwrap_or_default();
-        write_line(
-            out,
-            &Line::Audit {
-                at,
-                actor_id,
-                role,
-                agency,
-                operation,
-                subject_ids,
-                purpose,
-                break_glass_reason,
-                correlation_id,
-            },
-        )?;
-        counts.audit += 1;
+    let mut after_id = 0_i64;
+    loop {
+        let records: Vec<AuditRow> = db::query_as(
+            "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
+                    correlation_id FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(PAGE)
+        .fetch_all(&mut tx)
+        .await?;
+        let Some(&(last_id, ..)) = records.last() else {
+            break;
+        };
+        let pairs: Vec<(i64, String)> = db::query_as(
+            "SELECT audit_id, subject_id FROM audit_subjects
+              WHERE audit_id > $1 AND audit_id <= $2 ORDER BY audit_id, subject_id",
+        )
+        .bind(after_id)
+        .bind(last_id)
+        .fetch_all(&mut tx)
+        .await?;
+        let mut audited: std::collections::HashMap<i64, Vec<String>> = Default::default();
+        for (id, subject) in pairs {
+            audited.entry(id).or_default().push(subject);
+        }
+        for (
+            id,
+            at,
+            actor_id,
+            role,
+            agency,
+            operation,
+            purpose,
+            break_glass_reason,
+            correlation_id,
+        ) in records
+        {
+            let subject_ids = audited.remove(&id).unwrap_or_default();
+            write_line(
+                out,
+                &Line::Audit {
+                    at,
+                    actor_id,
+                    role,
+                    agency,
+                    operation,
+                    subject_ids,
+                    purpose,
+                    break_glass_reason,
+                    correlation_id,
+                },
+            )?;
+            counts.audit += 1;
+        }
+        after_id = last_id;
     }
     let keys: Vec<(String, String, Vec<u8>, Vec<u8>)> = db::query_as(
         "SELECT subject_id, master_key_id, nonce, wrapped_key FROM subject_keys ORDER BY subject_id",
