@@ -228,6 +228,59 @@ async fn the_audit_command_lists_and_filters_records() {
 }
 
 #[tokio::test]
+async fn a_persons_audit_lists_the_reads_that_named_them_newest_first_a_page_at_a_time() {
+    let server = TestServer::start(TestDb::new().await).await;
+    setup(&server).await;
+    let read = |subject: &str| {
+        format!(
+            "{{ subject(id: \"{}\") {{ ref }} }}",
+            id(Kind::Subject, subject)
+        )
+    };
+    for (reader, subject) in [
+        ("om-7", "S2"),
+        ("om-8", "S1"),
+        ("om-8", "S2"),
+        ("om-9", "S2"),
+    ] {
+        let response = server
+            .graphql_as(&token(reader, Role::Admin), &read(subject), json!({}))
+            .await;
+        assert!(problems(&response).is_empty(), "{response}");
+    }
+    let page = |actor: Option<&str>, before_id: Option<i64>, limit: i64| {
+        let filter = desist_api::audit::AuditFilter {
+            subject_id: Some("S2".into()),
+            actor_id: actor.map(str::to_string),
+            before_id,
+            limit,
+            ..Default::default()
+        };
+        let db = server.db.store.db().clone();
+        async move { desist_api::audit::read(&db, &filter).await.unwrap() }
+    };
+    let readers = |records: &[desist_api::audit::AuditRecord]| {
+        records
+            .iter()
+            .map(|r| (r.actor_id.clone(), r.subject_ids.clone()))
+            .collect::<Vec<_>>()
+    };
+    let s2 = vec!["S2".to_string()];
+    let first = page(None, None, 2).await;
+    assert_eq!(
+        readers(&first),
+        [
+            ("om-9".to_string(), s2.clone()),
+            ("om-8".to_string(), s2.clone())
+        ]
+    );
+    let rest = page(None, first.last().map(|r| r.id), 2).await;
+    assert_eq!(readers(&rest), [("om-7".to_string(), s2.clone())]);
+    let by_om8 = page(Some("om-8"), None, 10).await;
+    assert_eq!(readers(&by_om8), [("om-8".to_string(), s2)]);
+}
+
+#[tokio::test]
 async fn a_mutation_reads_and_audits_its_object_only_when_the_payload_selects_it() {
     let server = TestServer::start(TestDb::new().await).await;
     setup(&server).await;

@@ -116,17 +116,27 @@ pub async fn read(pool: &Db, filter: &AuditFilter) -> Result<Vec<AuditRecord>, s
         Option<String>,
         String,
     );
-    let rows: Vec<Row> = db::query_as(
-        "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
-                correlation_id
-           FROM audit_log a
-          WHERE ($1 IS NULL OR EXISTS (SELECT 1 FROM audit_subjects s
-                                        WHERE s.audit_id = a.id AND s.subject_id = $1))
-            AND ($2 IS NULL OR actor_id = $2)
-            AND ($3 IS NULL OR at >= $3)
-            AND ($4 IS NULL OR id < $4)
-          ORDER BY id DESC LIMIT $5",
-    )
+    // One person's reads are found from their own rows of `audit_subjects`, newest first along
+    // its key (subject_id, audit_id): asked of every record (`EXISTS`), as until the
+    // twenty-first session, they cost a look at the whole audit however few records name them
+    // (68,898 records at national scale: 20–30 ms on SQLite, 7 ms on PostgreSQL), and the
+    // audit grows with every read.
+    let (records, id) = match filter.subject_id {
+        Some(_) => (
+            "audit_subjects s JOIN audit_log a ON a.id = s.audit_id WHERE s.subject_id = $1",
+            "s.audit_id",
+        ),
+        None => ("audit_log a WHERE $1 IS NULL", "a.id"),
+    };
+    let rows: Vec<Row> = db::query_as(format!(
+        "SELECT a.id, a.at, a.actor_id, a.role, a.agency, a.operation, a.purpose,
+                a.break_glass_reason, a.correlation_id
+           FROM {records}
+            AND ($2 IS NULL OR a.actor_id = $2)
+            AND ($3 IS NULL OR a.at >= $3)
+            AND ($4 IS NULL OR {id} < $4)
+          ORDER BY {id} DESC LIMIT $5"
+    ))
     .bind(&filter.subject_id)
     .bind(&filter.actor_id)
     .bind(filter.since)
