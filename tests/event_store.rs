@@ -622,6 +622,25 @@ async fn on_sqlite_the_writer_keeps_its_temporary_files_in_memory() {
     assert_eq!(temp_store, 2, "temp_store = MEMORY on the writer");
 }
 
+/// The bundled SQLite is built as `.cargo/config.toml` says: without STAT4 (a statement
+/// planned again for every value bound to it) and without its memory statistics (a lock
+/// shared by every connection, taken at every allocation of SQLite's).
+#[tokio::test]
+async fn on_sqlite_the_bundled_library_is_built_without_stat4_or_memory_statistics() {
+    if !common::only_on(desist_store::Backend::Sqlite) {
+        return;
+    }
+    let db = TestDb::new().await;
+    let (stat4, memstatus): (i64, i64) = desist_store::db::query_as(
+        "SELECT sqlite_compileoption_used('ENABLE_STAT4'),
+                sqlite_compileoption_used('DEFAULT_MEMSTATUS=0')",
+    )
+    .fetch_one(db.store.db().reader())
+    .await
+    .unwrap();
+    assert_eq!((stat4, memstatus), (0, 1));
+}
+
 /// Decides `commands` in order against `state` in memory, as a bulk import does.
 async fn decided(state: &mut Subject, commands: Vec<SubjectCommand>) -> Vec<Decided<Subject>> {
     let mut out = Vec::new();
