@@ -117,10 +117,9 @@ pub async fn read(pool: &Db, filter: &AuditFilter) -> Result<Vec<AuditRecord>, s
         String,
     );
     // One person's reads are found from their own rows of `audit_subjects`, newest first along
-    // its key (subject_id, audit_id): asked of every record (`EXISTS`), as until the
-    // twenty-first session, they cost a look at the whole audit however few records name them
-    // (68,898 records at national scale: 20–30 ms on SQLite, 7 ms on PostgreSQL), and the
-    // audit grows with every read.
+    // its key (subject_id, audit_id). Asking every record whether it names them (`EXISTS`)
+    // looked at the whole audit however few records did, and the audit grows with every read
+    // (docs/benchmarks.md).
     let (records, id) = match filter.subject_id {
         Some(_) => (
             "audit_subjects s JOIN audit_log a ON a.id = s.audit_id WHERE s.subject_id = $1",

@@ -130,75 +130,7 @@ pub async fn backup(
             }
         }
     }
-    // The audit a page of records at a time, each page with its records' people: every
-    // audited read adds a record, so the audit outgrows memory long before the people do.
-    type AuditRow = (
-        i64,
-        DateTime<Utc>,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    let mut after_id = 0_i64;
-    loop {
-        let records: Vec<AuditRow> = db::query_as(
-            "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
-                    correlation_id FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after_id)
-        .bind(PAGE)
-        .fetch_all(&mut tx)
-        .await?;
-        let Some(&(last_id, ..)) = records.last() else {
-            break;
-        };
-        let pairs: Vec<(i64, String)> = db::query_as(
-            "SELECT audit_id, subject_id FROM audit_subjects
-              WHERE audit_id > $1 AND audit_id <= $2 ORDER BY audit_id, subject_id",
-        )
-        .bind(after_id)
-        .bind(last_id)
-        .fetch_all(&mut tx)
-        .await?;
-        let mut audited: std::collections::HashMap<i64, Vec<String>> = Default::default();
-        for (id, subject) in pairs {
-            audited.entry(id).or_default().push(subject);
-        }
-        for (
-            id,
-            at,
-            actor_id,
-            role,
-            agency,
-            operation,
-            purpose,
-            break_glass_reason,
-            correlation_id,
-        ) in records
-        {
-            let subject_ids = audited.remove(&id).unwrap_or_default();
-            write_line(
-                out,
-                &Line::Audit {
-                    at,
-                    actor_id,
-                    role,
-                    agency,
-                    operation,
-                    subject_ids,
-                    purpose,
-                    break_glass_reason,
-                    correlation_id,
-                },
-            )?;
-            counts.audit += 1;
-        }
-        after_id = last_id;
-    }
+    counts.audit = write_audit(&mut tx, out).await?;
     let keys: Vec<(String, String, Vec<u8>, Vec<u8>)> = db::query_as(
         "SELECT subject_id, master_key_id, nonce, wrapped_key FROM subject_keys ORDER BY subject_id",
     )
@@ -255,6 +187,80 @@ fn bytes(text: &str) -> Result<Vec<u8>, StoreError> {
     STANDARD
         .decode(text)
         .map_err(|_| StoreError::Backup("a key or identity is not base64".into()))
+}
+
+/// Writes the read audit a page of records at a time, each page with its records' people:
+/// every audited read adds a record, so the audit outgrows memory long before the people do.
+/// Returns how many records it wrote.
+async fn write_audit(tx: &mut db::Tx, out: &mut impl Write) -> Result<u64, StoreError> {
+    type AuditRow = (
+        i64,
+        DateTime<Utc>,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    let (mut written, mut after_id) = (0, 0_i64);
+    loop {
+        let records: Vec<AuditRow> = db::query_as(
+            "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
+                    correlation_id FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after_id)
+        .bind(PAGE)
+        .fetch_all(&mut *tx)
+        .await?;
+        let Some(&(last_id, ..)) = records.last() else {
+            break;
+        };
+        let pairs: Vec<(i64, String)> = db::query_as(
+            "SELECT audit_id, subject_id FROM audit_subjects
+              WHERE audit_id > $1 AND audit_id <= $2 ORDER BY audit_id, subject_id",
+        )
+        .bind(after_id)
+        .bind(last_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut audited: std::collections::HashMap<i64, Vec<String>> = Default::default();
+        for (id, subject) in pairs {
+            audited.entry(id).or_default().push(subject);
+        }
+        for (
+            id,
+            at,
+            actor_id,
+            role,
+            agency,
+            operation,
+            purpose,
+            break_glass_reason,
+            correlation_id,
+        ) in records
+        {
+            let subject_ids = audited.remove(&id).unwrap_or_default();
+            write_line(
+                out,
+                &Line::Audit {
+                    at,
+                    actor_id,
+                    role,
+                    agency,
+                    operation,
+                    subject_ids,
+                    purpose,
+                    break_glass_reason,
+                    correlation_id,
+                },
+            )?;
+            written += 1;
+        }
+        after_id = last_id;
+    }
+    Ok(written)
 }
 
 /// Rows of one table waiting to be restored, written a multi-row INSERT at a time: a national
