@@ -125,6 +125,7 @@ pub async fn read(pool: &Db, filter: &AuditFilter) -> Result<Vec<AuditRecord>, s
             "audit_subjects s JOIN audit_log a ON a.id = s.audit_id WHERE s.subject_id = $1",
             "s.audit_id",
         ),
+        // `$1` (no person) is still named, so the values bound keep their numbers.
         None => ("audit_log a WHERE $1 IS NULL", "a.id"),
     };
     let rows: Vec<Row> = db::query_as(format!(

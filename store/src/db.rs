@@ -866,14 +866,18 @@ pub fn id_lists<T>(backend: Backend, ids: &[T]) -> std::slice::Chunks<'_, T> {
 
 /// `($1, …, $width), ($width+1, …), …` for `rows` rows: the VALUES list of a multi-row INSERT.
 pub fn row_placeholders(rows: usize, width: usize) -> String {
-    cast_row_placeholders(rows, &vec![""; width])
+    values_list(rows, width, |_| "")
 }
 
 /// [`row_placeholders`] with a cast after each column's placeholder (`"::uuid"`, or `""` for
 /// none): PostgreSQL takes a text value for a uuid column only when told.
 pub fn cast_row_placeholders(rows: usize, casts: &[&str]) -> String {
+    values_list(rows, casts.len(), |column| casts[column])
+}
+
+/// The VALUES list of `rows` rows of `width` placeholders, each followed by its column's cast.
+fn values_list<'a>(rows: usize, width: usize, cast: impl Fn(usize) -> &'a str) -> String {
     use std::fmt::Write;
-    let width = casts.len();
     // Written into one string: a projection batch's upserts list tens of thousands of values,
     // and a string per value was a visible share of a rebuild.
     let mut list = String::with_capacity(rows * (width * 9 + 4));
@@ -882,12 +886,12 @@ pub fn cast_row_placeholders(rows: usize, casts: &[&str]) -> String {
             list.push_str(", ");
         }
         list.push('(');
-        for (i, cast) in casts.iter().enumerate() {
-            if i > 0 {
+        for column in 0..width {
+            if column > 0 {
                 list.push_str(", ");
             }
             // Writing to a String cannot fail.
-            let _ = write!(list, "${}{cast}", row * width + i + 1);
+            let _ = write!(list, "${}{}", row * width + column + 1, cast(column));
         }
         list.push(')');
     }

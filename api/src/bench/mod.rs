@@ -19,6 +19,9 @@ use desist_store::{Backend, Store};
 use crate::Error;
 use driver::{Latencies, Server};
 
+/// A process's CPU time so far, as the bench reads it (also for `examples/round_trips.rs`).
+pub use driver::cpu_time;
+
 /// The core `desist serve` runs on, and the one the load driver (this process) runs on.
 const SERVER_CORE: usize = 0;
 const DRIVER_CORE: &str = "1";

@@ -4,24 +4,24 @@
 //! measured is the way there and back, not the work.
 //!
 //! ```sh
-//! cargo build --release -p desist-store --example round_trips
+//! cargo build --release -p desist-api --example round_trips
 //! taskset -c 1 ./target/release/examples/round_trips              # a scratch SQLite file
 //! taskset -c 1 ./target/release/examples/round_trips postgres://postgres@127.0.0.1:5432/postgres
 //! ```
 //!
 //! Pinned to one core, as `desist serve` is in `desist bench`: the SQLite driver runs each
 //! connection on a thread of its own, so every trip to it is a switch between threads on that
-//! core. It prints the CPU time (this process's, `/proc/self/stat`) and the thread switches
+//! core. It prints the CPU time (this process's, `/proc/self/stat`, read as `desist bench` reads the
+//! server's) and the thread switches
 //! (every thread's, `/proc/self/task/*/status`) a statement, for each way, twice in turn.
 //! docs/benchmarks.md quotes its figures.
 
 use std::error::Error;
 use std::time::{Duration, Instant};
 
+use desist_api::bench::cpu_time as cpu_time_of;
 use desist_store::db::{query_scalar, Db};
 
-/// Linux counts CPU time in ticks of 10 ms (`getconf CLK_TCK` is 100 on this machine).
-const MICROS_PER_TICK: f64 = 10_000.0;
 const WINDOW: Duration = Duration::from_secs(3);
 /// `SELECT 1`, typed alike on both backends (PostgreSQL would answer a four-byte integer).
 const ONE: &str = "SELECT CAST(1 AS BIGINT)";
@@ -33,17 +33,9 @@ enum Way {
     Transaction,
 }
 
-/// User and system CPU time of this process so far, in ticks.
-fn cpu_ticks() -> Result<u64, Box<dyn Error>> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let after_name = stat.rfind(')').map(|i| &stat[i + 1..]).ok_or("no name")?;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime: fields 14 and 15 of proc(5), the 12th and 13th after the name.
-    let field = |i: usize| -> Result<u64, Box<dyn Error>> {
-        Ok(fields.get(i).ok_or("short /proc/self/stat")?.parse()?)
-    };
-    Ok(field(11)? + field(12)?)
+/// User and system CPU time of this process so far, as the bench reads a server's.
+fn cpu_time() -> Result<Duration, Box<dyn Error>> {
+    Ok(cpu_time_of(std::process::id()).ok_or("cannot read /proc/self/stat")?)
 }
 
 /// Thread switches of every live thread of this process so far.
@@ -71,7 +63,7 @@ fn switches() -> Result<u64, Box<dyn Error>> {
 
 async fn measure(db: &Db, way: Way) -> Result<(), Box<dyn Error>> {
     let mut held = db.reader().acquire().await?;
-    let (ticks, switched, started) = (cpu_ticks()?, switches()?, Instant::now());
+    let (cpu, switched, started) = (cpu_time()?, switches()?, Instant::now());
     let mut statements = 0u64;
     while started.elapsed() < WINDOW {
         // The answer is decoded, as a real read's would be, and then not needed.
@@ -87,7 +79,7 @@ async fn measure(db: &Db, way: Way) -> Result<(), Box<dyn Error>> {
         };
         statements += 1;
     }
-    let cpu = (cpu_ticks()? - ticks) as f64 * MICROS_PER_TICK;
+    let cpu = (cpu_time()? - cpu).as_secs_f64() * 1e6;
     let switched = switches()? - switched;
     println!(
         "{way:?}: {statements} statements, {:.1} µs of CPU and {:.1} thread switches each",
