@@ -10,13 +10,22 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = desist_api::cli::Cli::parse();
+    // The bench loads national data in statements of a thousand rows, some of which take over
+    // sqlx's one second: its warning quoted each one whole, 30 KB of placeholders among the
+    // bench's phases. Slow statements are expected there; elsewhere they are worth a warning.
+    let quiet = if matches!(cli.command, desist_api::cli::Command::Bench(_)) {
+        ",sqlx::query=error"
+    } else {
+        ""
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+                .unwrap_or_else(|_| format!("info,sqlx=warn{quiet}").into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    desist_api::cli::run(desist_api::cli::Cli::parse()).await?;
+    desist_api::cli::run(cli).await?;
     Ok(())
 }
