@@ -343,12 +343,6 @@ enum Conflict {
     Fail,
 }
 
-/// On SQLite a statement's text grows with its rows. A live view's batch writes a few rows a
-/// table, and the same few lengths recur with every command: those are kept prepared (each was
-/// parsed again at every batch, four long statements a command). So are full statements. The
-/// other lengths of a rebuild's batches seldom recur, and are prepared for the one use.
-const ROWS_KEPT_PREPARED: usize = 16;
-
 async fn insert<R: TableRow>(
     tx: &mut Tx,
     g: Generation,
@@ -387,13 +381,11 @@ async fn insert<R: TableRow>(
             R::COLUMNS.join(", "),
             db::row_placeholders(chunk.len(), width)
         );
-        let insert = db::query(sql).bind_all(chunk.iter().flat_map(|row| row.values()));
-        let insert = if chunk.len() <= ROWS_KEPT_PREPARED || chunk.len() == per_statement {
-            insert
-        } else {
-            insert.one_off()
-        };
-        insert.execute(&mut *tx).await?;
+        db::query(sql)
+            .bind_all(chunk.iter().flat_map(|row| row.values()))
+            .one_off()
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }

@@ -68,10 +68,6 @@ impl Backend {
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Readers beside the one SQLite writer.
 const SQLITE_READERS: u32 = 4;
-/// Prepared statements an SQLite connection keeps. sqlx's default, 100, is fewer than the
-/// writer uses over and over: a command's own, each view table's load, and its inserts of the
-/// few lengths a live batch has (`desist_projections::rows`), some twenty tables' worth.
-const SQLITE_STATEMENTS_CACHED: usize = 1_000;
 
 /// A connection pool on either backend. Cheap to clone.
 #[derive(Clone)]
@@ -457,7 +453,6 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true)
-        .statement_cache_capacity(SQLITE_STATEMENTS_CACHED)
         // Deleted rows (an erased subject's key) are overwritten, not just unlinked.
         .pragma("secure_delete", "ON"))
 }
