@@ -4,8 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use desist_store::db::{self, Backend, Db};
+// Read back by `desist audit`, the admin's `auditLog` and tests, from here as before.
+pub use desist_store::audit::{read, AuditFilter, AuditRecord};
 
 use crate::graphql::context::Caller;
 
@@ -75,117 +77,4 @@ fn bind_record<T>(query: db::Query<T>, caller: &Caller, note: &AuditNote) -> db:
         .bind(&caller.purpose)
         .bind(&caller.break_glass)
         .bind(&caller.correlation_id)
-}
-
-/// One audit record, as `desist audit` and the admin's `auditLog` show it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AuditRecord {
-    pub id: i64,
-    pub at: DateTime<Utc>,
-    pub actor_id: String,
-    pub role: String,
-    pub agency: String,
-    pub operation: String,
-    pub subject_ids: Vec<String>,
-    pub purpose: Option<String>,
-    pub break_glass_reason: Option<String>,
-    pub correlation_id: String,
-}
-
-/// Filters for reading the audit.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    pub subject_id: Option<String>,
-    pub actor_id: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    /// Only records with an id below this (for paging backwards through time).
-    pub before_id: Option<i64>,
-    pub limit: i64,
-}
-
-/// Newest first.
-pub async fn read(pool: &Db, filter: &AuditFilter) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    type Row = (
-        i64,
-        DateTime<Utc>,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    // One person's reads are found from their own rows of `audit_subjects`, newest first along
-    // its key (subject_id, audit_id). Asking every record whether it names them (`EXISTS`)
-    // looked at the whole audit however few records did, and the audit grows with every read
-    // (docs/benchmarks.md).
-    let (records, id) = match filter.subject_id {
-        Some(_) => (
-            "audit_subjects s JOIN audit_log a ON a.id = s.audit_id WHERE s.subject_id = $1",
-            "s.audit_id",
-        ),
-        // `$1` (no person) is still named, so the values bound keep their numbers.
-        None => ("audit_log a WHERE $1 IS NULL", "a.id"),
-    };
-    let rows: Vec<Row> = db::query_as(format!(
-        "SELECT a.id, a.at, a.actor_id, a.role, a.agency, a.operation, a.purpose,
-                a.break_glass_reason, a.correlation_id
-           FROM {records}
-            AND ($2 IS NULL OR a.actor_id = $2)
-            AND ($3 IS NULL OR a.at >= $3)
-            AND ($4 IS NULL OR {id} < $4)
-          ORDER BY {id} DESC LIMIT $5"
-    ))
-    .bind(&filter.subject_id)
-    .bind(&filter.actor_id)
-    .bind(filter.since)
-    .bind(filter.before_id)
-    .bind(filter.limit)
-    .fetch_all(pool.reader())
-    .await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let mut subjects: std::collections::HashMap<i64, Vec<String>> = Default::default();
-    for chunk in db::id_lists(pool.backend(), &ids) {
-        let pairs: Vec<(i64, String)> = db::query_as(format!(
-            "SELECT audit_id, subject_id FROM audit_subjects WHERE audit_id IN ({})
-              ORDER BY audit_id, subject_id",
-            db::placeholders(1, chunk.len())
-        ))
-        .bind_all(chunk.iter().copied())
-        .fetch_all(pool.reader())
-        .await?;
-        for (id, subject) in pairs {
-            subjects.entry(id).or_default().push(subject);
-        }
-    }
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                at,
-                actor_id,
-                role,
-                agency,
-                operation,
-                purpose,
-                break_glass_reason,
-                correlation_id,
-            )| {
-                AuditRecord {
-                    subject_ids: subjects.remove(&id).unwrap_or_default(),
-                    id,
-                    at,
-                    actor_id,
-                    role,
-                    agency,
-                    operation,
-                    purpose,
-                    break_glass_reason,
-                    correlation_id,
-                }
-            },
-        )
-        .collect())
 }

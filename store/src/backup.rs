@@ -9,6 +9,7 @@
 
 use std::io::{BufRead, Write};
 
+use crate::audit;
 use crate::db::{self, Db};
 use crate::feed::{stored_after, Reach};
 use crate::FeedPosition;
@@ -193,67 +194,25 @@ fn bytes(text: &str) -> Result<Vec<u8>, StoreError> {
 /// every audited read adds a record, so the audit outgrows memory long before the people do.
 /// Returns how many records it wrote.
 async fn write_audit(tx: &mut db::Tx, out: &mut impl Write) -> Result<u64, StoreError> {
-    type AuditRow = (
-        i64,
-        DateTime<Utc>,
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-    );
     let (mut written, mut after_id) = (0, 0_i64);
     loop {
-        let records: Vec<AuditRow> = db::query_as(
-            "SELECT id, at, actor_id, role, agency, operation, purpose, break_glass_reason,
-                    correlation_id FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(after_id)
-        .bind(PAGE)
-        .fetch_all(&mut *tx)
-        .await?;
-        let Some(&(last_id, ..)) = records.last() else {
+        let records = audit::page_after(tx, after_id, PAGE).await?;
+        let Some(last_id) = records.last().map(|r| r.id) else {
             break;
         };
-        let pairs: Vec<(i64, String)> = db::query_as(
-            "SELECT audit_id, subject_id FROM audit_subjects
-              WHERE audit_id > $1 AND audit_id <= $2 ORDER BY audit_id, subject_id",
-        )
-        .bind(after_id)
-        .bind(last_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut audited: std::collections::HashMap<i64, Vec<String>> = Default::default();
-        for (id, subject) in pairs {
-            audited.entry(id).or_default().push(subject);
-        }
-        for (
-            id,
-            at,
-            actor_id,
-            role,
-            agency,
-            operation,
-            purpose,
-            break_glass_reason,
-            correlation_id,
-        ) in records
-        {
-            let subject_ids = audited.remove(&id).unwrap_or_default();
+        for record in records {
             write_line(
                 out,
                 &Line::Audit {
-                    at,
-                    actor_id,
-                    role,
-                    agency,
-                    operation,
-                    subject_ids,
-                    purpose,
-                    break_glass_reason,
-                    correlation_id,
+                    at: record.at,
+                    actor_id: record.actor_id,
+                    role: record.role,
+                    agency: record.agency,
+                    operation: record.operation,
+                    subject_ids: record.subject_ids,
+                    purpose: record.purpose,
+                    break_glass_reason: record.break_glass_reason,
+                    correlation_id: record.correlation_id,
                 },
             )?;
             written += 1;

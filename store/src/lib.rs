@@ -5,8 +5,10 @@
 //! - [`CommandBus`]: runs a domain command through cqrs-es (postgres-es or sqlite-es) with
 //!   idempotency by client command id and bounded retries of optimistic-concurrency conflicts.
 //! - [`feed`]: the global event feed, read in commit-safe order for projections.
+//! - [`audit`]: the read audit's records, read back.
 //! - [`horizon`]: start-up checks on the transaction-id horizon the PostgreSQL feed relies on.
 
+pub mod audit;
 pub mod backup;
 pub mod commands;
 pub mod db;
