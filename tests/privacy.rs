@@ -372,3 +372,32 @@ async fn rotating_the_master_key_keeps_every_text_readable_under_the_new_key_onl
         "the old key opens nothing"
     );
 }
+
+#[tokio::test]
+async fn texts_opened_together_each_open_with_their_own_subjects_key_or_show_as_erased() {
+    let db = TestDb::new().await;
+    let vault = desist_store::sealing::KeyVault::new(db.store.db().clone(), master_key());
+    let plain = |text: &str| json!({ "note": { "scheme": "plain", "text": text } });
+    let (mut s1_first, mut s1_second, mut s2_only) = (
+        plain("first of S1"),
+        plain("second of S1"),
+        plain("only of S2"),
+    );
+    vault
+        .seal_payloads(&mut [&mut s1_first, &mut s1_second], "S1")
+        .await
+        .unwrap();
+    vault
+        .seal_payloads(&mut [&mut s2_only], "S2")
+        .await
+        .unwrap();
+    vault.erase("S2").await.unwrap();
+
+    vault
+        .open_payloads(&mut [&mut s1_first, &mut s2_only, &mut s1_second])
+        .await
+        .unwrap();
+    assert_eq!(s1_first, plain("first of S1"));
+    assert_eq!(s1_second, plain("second of S1"));
+    assert_eq!(s2_only, json!({ "note": { "scheme": "erased" } }));
+}

@@ -195,16 +195,22 @@ impl KeyVault {
         Ok(())
     }
 
-    /// Replaces every sealed text in `payload` by its plain text, or by `Erased` when the
-    /// subject's key is gone.
-    pub async fn open_payload(&self, payload: &mut Value) -> Result<(), StoreError> {
+    /// Replaces every sealed text in `payloads` by its plain text, or by `Erased` when the
+    /// subject's key is gone. Each subject's key is looked up (a statement, and unwrapped)
+    /// once for all of them: every command loads its aggregate's events again, and a course's
+    /// notes are nearly all one subject's.
+    pub async fn open_payloads(&self, payloads: &mut [&mut Value]) -> Result<(), StoreError> {
         let mut subjects = Vec::new();
-        collect_subjects(payload, &mut subjects);
+        for payload in payloads.iter() {
+            collect_subjects(payload, &mut subjects);
+        }
         subjects.sort();
         subjects.dedup();
         for subject in subjects {
             let key = self.key(&subject).await?;
-            open_values(payload, &subject, &key)?;
+            for payload in payloads.iter_mut() {
+                open_values(payload, &subject, &key)?;
+            }
         }
         Ok(())
     }
@@ -491,12 +497,11 @@ impl<R> SealingRepository<R> {
         let Some(vault) = &self.vault else {
             return Ok(events);
         };
-        for event in &mut events {
-            vault
-                .open_payload(&mut event.payload)
-                .await
-                .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
-        }
+        let mut payloads: Vec<&mut Value> = events.iter_mut().map(|e| &mut e.payload).collect();
+        vault
+            .open_payloads(&mut payloads)
+            .await
+            .map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
         Ok(events)
     }
 }

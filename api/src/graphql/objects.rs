@@ -653,12 +653,12 @@ pub async fn opened_history(
         .await
         .map_err(|e| internal_error(ctx, e))?;
     if let Some(vault) = store.vault() {
-        for entry in &mut entries {
-            vault
-                .open_payload(&mut entry.payload)
-                .await
-                .map_err(|e| internal_error(ctx, e))?;
-        }
+        let mut payloads: Vec<&mut serde_json::Value> =
+            entries.iter_mut().map(|e| &mut e.payload).collect();
+        vault
+            .open_payloads(&mut payloads)
+            .await
+            .map_err(|e| internal_error(ctx, e))?;
     }
     Ok(entries)
 }
