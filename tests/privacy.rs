@@ -392,6 +392,7 @@ async fn texts_opened_together_each_open_with_their_own_subjects_key_or_show_as_
         .await
         .unwrap();
     vault.erase("S2").await.unwrap();
+    assert_eq!(s1_first["note"]["scheme"], "aes256_gcm", "{s1_first}");
 
     vault
         .open_payloads(&mut [&mut s1_first, &mut s2_only, &mut s1_second])
