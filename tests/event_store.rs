@@ -117,6 +117,90 @@ async fn sixteen_concurrent_writers_on_one_enrolment_lose_nothing_and_leave_no_g
     assert!(acknowledged.len() * 4 >= WRITERS * COMMANDS_EACH * 3);
 }
 
+/// Two write sides on one store stand for two server processes: each bus keeps the
+/// aggregates its last commands left, and the other's writes make those out of date.
+#[tokio::test]
+async fn a_command_decided_against_a_kept_state_another_process_moved_past_is_decided_again() {
+    let db = TestDb::new().await;
+    let here = write_side(&db);
+    let elsewhere = write_side(&db);
+    scenario::s1_active_in_e1(&here).await;
+    here.enrolments
+        .execute("E1", trigger("T1"), &meta(Role::Therapist))
+        .await
+        .unwrap();
+    elsewhere
+        .enrolments
+        .execute("E1", trigger("T2"), &meta(Role::Therapist))
+        .await
+        .unwrap();
+    let count = event_count(&db).await;
+
+    // Here E1 is kept without T2, so the rules allow T2 again; the store has it, and refuses.
+    let err = here
+        .enrolments
+        .execute("E1", trigger("T2"), &meta(Role::Therapist))
+        .await
+        .unwrap_err();
+    let CommandError::Rejected(rule) = err else {
+        panic!("expected the store's state to refuse it, got {err}");
+    };
+    assert_eq!(rule.code(), "ALREADY_RECORDED");
+    assert_eq!(event_count(&db).await, count, "nothing was written");
+
+    // And a command the kept state would take lands after the other process's event.
+    let outcome = here
+        .enrolments
+        .execute("E1", trigger("T3"), &meta(Role::Therapist))
+        .await
+        .unwrap();
+    let stored = sequences(&db, "E1").await;
+    assert_eq!(stored, (1..=stored.len() as i64).collect::<Vec<_>>());
+    assert_eq!(outcome.last_sequence, stored.len() as i64);
+}
+
+#[tokio::test]
+async fn a_refusal_by_a_kept_state_is_checked_against_the_store_before_it_is_reported() {
+    let db = TestDb::new().await;
+    let here = write_side(&db);
+    let elsewhere = write_side(&db);
+    scenario::s1_active_in_e1(&here).await;
+    elsewhere
+        .enrolments
+        .execute(
+            "E1",
+            EnrolmentCommand::ScheduleSession {
+                session_id: "s1".into(),
+                number: 1,
+                scheduled_at: day(1, 23),
+                mode: SessionMode::InPerson,
+                occurred_at: day(1, 20),
+            },
+            &meta(Role::Therapist),
+        )
+        .await
+        .unwrap();
+
+    // Here E1 is kept without session s1, whose attendance the rules would refuse.
+    let outcome = here
+        .enrolments
+        .execute(
+            "E1",
+            EnrolmentCommand::RecordAttendance {
+                session_id: "s1".into(),
+                attendance: desist_domain::enrolment::Attendance::Attended,
+                occurred_at: day(1, 23),
+            },
+            &meta(Role::Therapist),
+        )
+        .await
+        .expect("the store's state has the session");
+    assert_eq!(
+        outcome.last_sequence,
+        sequences(&db, "E1").await.len() as i64
+    );
+}
+
 #[tokio::test]
 async fn a_repeated_command_id_records_once_and_returns_the_original_outcome() {
     let db = TestDb::new().await;

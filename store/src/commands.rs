@@ -1,11 +1,17 @@
 //! Running a command: idempotent by command id, retried on concurrent writes, never lost.
 
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use cqrs_es::persist::{PersistedEventRepository, PersistedEventStore, SerializedEvent};
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework, DomainEvent, EventStore};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistedEventStore, PersistenceError, SerializedEvent,
+};
+use cqrs_es::{Aggregate, DomainEvent, EventStore};
 use desist_domain::upcasting::upcasters;
 use desist_domain::{DomainError, DomainServices};
+use lru::LruCache;
 use rand::Rng;
 use serde::Serialize;
 
@@ -20,6 +26,9 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 20;
 const BASE_BACKOFF: Duration = Duration::from_millis(2);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_AGGREGATE_ID_LEN: usize = 200;
+/// How many aggregates of each type a bus keeps as its last command left them. An enrolment's
+/// state is a few kilobytes, so the four buses hold a few tens of megabytes at most.
+const KEPT_AGGREGATES: usize = 1_024;
 
 type SealedEventStore<A> = PersistedEventStore<SealingRepository<EventRepository>, A>;
 
@@ -39,11 +48,15 @@ pub struct CommandOutcome {
 
 /// Runs commands for one aggregate type.
 pub struct CommandBus<A: Aggregate> {
-    cqrs: CqrsFramework<A, SealedEventStore<A>>,
+    /// Loads aggregates: their events read, opened and upcast, then applied.
     events: SealedEventStore<A>,
-    /// The same repository the framework appends through, for appends of events already
-    /// decided (see [`CommandBus::append`]).
+    /// Appends events, sealing their texts on the way in.
     repository: SealingRepository<EventRepository>,
+    services: DomainServices,
+    /// Aggregates as this bus's last command on each left them, with their last sequence
+    /// number (see [`CommandBus::execute`]). Aggregates hold no free text (`Sealed` stays in
+    /// the events), so nothing an erasure destroys stays readable here.
+    kept: Mutex<LruCache<String, (A, usize)>>,
     db: Db,
     max_attempts: u32,
 }
@@ -83,9 +96,12 @@ where
 {
     pub fn new(store: &Store, services: DomainServices) -> Self {
         Self {
-            cqrs: CqrsFramework::new(event_store(store), vec![], services),
             events: event_store(store),
             repository: repository(store),
+            services,
+            kept: Mutex::new(LruCache::new(
+                NonZeroUsize::new(KEPT_AGGREGATES).unwrap_or(NonZeroUsize::MIN),
+            )),
             db: store.db().clone(),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
         }
@@ -106,6 +122,15 @@ where
     /// transaction, a command id recorded before (the `events_log_command` trigger), and
     /// every refusal looks the first outcome up. A new command, nearly every one, costs no
     /// lookup before its append.
+    ///
+    /// The command is decided against the aggregate as this bus's last command on it left it,
+    /// when that is kept, without reading its events again: a therapist records a session's
+    /// attendance, chain analysis, triggers and concerns one after another, and each load
+    /// read and decoded the whole course. A kept state is only a guess, since another process
+    /// may have written since; the guess is safe. Events decided against an old state carry
+    /// sequence numbers already taken, so the append conflicts and the command is decided
+    /// again against the store; a refusal is decided again against the store before it is
+    /// reported (`decide`).
     pub async fn execute(
         &self,
         aggregate_id: &str,
@@ -116,17 +141,31 @@ where
         validate_aggregate_id(aggregate_id)?;
         let name = command_name(&command);
         for attempt in 0..self.max_attempts {
-            let result = self
-                .cqrs
-                .execute_with_metadata(
-                    aggregate_id,
-                    command.clone(),
-                    metadata.to_event_metadata(&name),
-                )
-                .await;
-            match result {
+            // The command id may have been recorded before (a retry, or a concurrent attempt
+            // that won the race): then the rules may refuse it seeing its own effects, or the
+            // store refuses this attempt, and the answer is the first outcome.
+            let (state, sequence, events) = match self.decide(aggregate_id, &command).await {
+                Ok(decided) => decided,
+                Err(refused @ CommandError::Rejected(_)) => {
+                    return match self.recorded(metadata, &name, aggregate_id).await? {
+                        Some(outcome) => Ok(outcome),
+                        None => Err(refused),
+                    };
+                }
+                Err(other) => return Err(other),
+            };
+            let stored = stored_events::<A>(aggregate_id, sequence, &name, metadata, &events)?;
+            if stored.is_empty() {
+                self.keep(aggregate_id, state, sequence);
+                return Err(CommandError::EventStore(
+                    "the command produced no events to record".into(),
+                ));
+            }
+            let last_sequence = sequence + stored.len();
+            match self.repository.persist::<A>(&stored, None).await {
                 Ok(()) => {
                     self.db.events_committed();
+                    self.keep(aggregate_id, state, last_sequence);
                     return self
                         .recorded(metadata, &name, aggregate_id)
                         .await?
@@ -135,28 +174,20 @@ where
                             ..outcome
                         })
                         .ok_or_else(|| {
-                            CommandError::EventStore(
-                                "the command produced no events to record".into(),
-                            )
+                            CommandError::EventStore("the command's events were not logged".into())
                         });
                 }
                 Err(error) => {
-                    // The command id may have been recorded before (a retry, or a concurrent
-                    // attempt that won the race): then the store refused this attempt, or
-                    // the rules refused it seeing the command's own effects, and the answer
-                    // is the first outcome. (PostgreSQL's store reports a recorded id as a
-                    // conflict with another writer.)
+                    // (PostgreSQL's store reports a recorded id as a conflict with another
+                    // writer, SQLite's command log with an error of its own.)
                     if let Some(outcome) = self.recorded(metadata, &name, aggregate_id).await? {
                         return Ok(outcome);
                     }
                     match error {
-                        AggregateError::UserError(rule) => {
-                            return Err(CommandError::Rejected(rule))
-                        }
-                        AggregateError::AggregateConflict => {
+                        PersistenceError::OptimisticLockError => {
                             tokio::time::sleep(backoff(attempt)).await
                         }
-                        AggregateError::UnexpectedError(e)
+                        PersistenceError::UnknownError(e)
                             if matches!(
                                 e.downcast_ref::<StoreError>(),
                                 Some(StoreError::Erased(_))
@@ -175,6 +206,53 @@ where
         Err(CommandError::Conflict {
             attempts: self.max_attempts,
         })
+    }
+
+    /// `command`'s events, with the aggregate they were decided against (and now applied to)
+    /// and its sequence number before them. Decided first against the kept state, if any
+    /// (taken out, so that a failed append leaves nothing behind); refused there, decided
+    /// again against the store, whose events another process may have added to. Only the
+    /// store's refusal is reported.
+    async fn decide(
+        &self,
+        aggregate_id: &str,
+        command: &A::Command,
+    ) -> Result<(A, usize, Vec<A::Event>), CommandError> {
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop(aggregate_id);
+        if let Some((state, sequence)) = kept {
+            if let Ok((state, events)) = self.handled(state, command).await {
+                return Ok((state, sequence, events));
+            }
+        }
+        let (state, sequence) = self.load_versioned(aggregate_id).await?;
+        let (state, events) = self
+            .handled(state, command)
+            .await
+            .map_err(CommandError::Rejected)?;
+        Ok((state, sequence, events))
+    }
+
+    /// The rules' answer to `command` against `state`: its events, applied to it.
+    async fn handled(
+        &self,
+        mut state: A,
+        command: &A::Command,
+    ) -> Result<(A, Vec<A::Event>), DomainError> {
+        let sink = EventSink::default();
+        state.handle(command.clone(), &self.services, &sink).await?;
+        Ok((state, sink.collect().await))
+    }
+
+    /// Keeps `state`, as of `sequence`, for the aggregate's next command.
+    fn keep(&self, aggregate_id: &str, state: A, sequence: usize) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .put(aggregate_id.to_string(), (state, sequence));
     }
 
     /// The aggregate's current state, for checks that span aggregates (does the subject exist,
@@ -210,6 +288,11 @@ where
         let mut events = Vec::new();
         for aggregate in aggregates {
             validate_aggregate_id(aggregate.aggregate_id)?;
+            // Whatever happens below, a kept state of it may be out of date.
+            self.kept
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop(aggregate.aggregate_id);
             let mut sequence = aggregate.after_sequence;
             for Decided {
                 command,
@@ -218,23 +301,15 @@ where
             } in aggregate.decided
             {
                 metadata.validate()?;
-                let stored_metadata =
-                    serde_json::to_value(metadata.to_event_metadata(&command_name(command)))
-                        .map_err(|e| CommandError::EventStore(e.to_string()))?;
-                for event in produced {
-                    sequence += 1;
-                    let payload = serde_json::to_value(event)
-                        .map_err(|e| CommandError::EventStore(e.to_string()))?;
-                    events.push(SerializedEvent::new(
-                        aggregate.aggregate_id.to_string(),
-                        sequence,
-                        A::TYPE.to_string(),
-                        event.event_type(),
-                        event.event_version(),
-                        payload,
-                        stored_metadata.clone(),
-                    ));
-                }
+                let stored = stored_events::<A>(
+                    aggregate.aggregate_id,
+                    sequence,
+                    &command_name(command),
+                    metadata,
+                    produced,
+                )?;
+                sequence += stored.len();
+                events.extend(stored);
             }
         }
         if events.is_empty() {
@@ -316,6 +391,34 @@ where
             replayed: true,
         }))
     }
+}
+
+/// `events` as stored after `after_sequence`, each with the command's metadata.
+fn stored_events<A: Aggregate>(
+    aggregate_id: &str,
+    after_sequence: usize,
+    command_name: &str,
+    metadata: &CommandMetadata,
+    events: &[A::Event],
+) -> Result<Vec<SerializedEvent>, CommandError> {
+    let stored_metadata = serde_json::to_value(metadata.to_event_metadata(command_name))
+        .map_err(|e| CommandError::EventStore(e.to_string()))?;
+    (after_sequence + 1..)
+        .zip(events)
+        .map(|(sequence, event)| {
+            let payload =
+                serde_json::to_value(event).map_err(|e| CommandError::EventStore(e.to_string()))?;
+            Ok(SerializedEvent::new(
+                aggregate_id.to_string(),
+                sequence,
+                A::TYPE.to_string(),
+                event.event_type(),
+                event.event_version(),
+                payload,
+                stored_metadata.clone(),
+            ))
+        })
+        .collect()
 }
 
 fn validate_aggregate_id(aggregate_id: &str) -> Result<(), CommandError> {

@@ -34,7 +34,7 @@ pub async fn create_append_table(db: &Db) -> Result<(), StoreError> {
 }
 
 /// The payload and metadata of the attendance-sized event the limits write, under `command_id`.
-fn attendance_event(command_id: &str) -> (serde_json::Value, serde_json::Value) {
+pub fn attendance_event(command_id: &str) -> (serde_json::Value, serde_json::Value) {
     let payload = json!({"AttendanceRecorded": {"session_id": "s-000001", "attendance": "attended",
         "occurred_at": "2026-01-05T10:00:00Z"}});
     let metadata = json!({"command_id": command_id, "command": "RecordAttendance",
@@ -42,6 +42,21 @@ fn attendance_event(command_id: &str) -> (serde_json::Value, serde_json::Value) 
         "agency": "bench", "attempt": "00000000000000000000000000000000"});
     (payload, metadata)
 }
+
+/// The append limit's statement: one event-sized row (aggregate id, sequence, payload,
+/// metadata).
+pub const APPEND: &str = "INSERT INTO bench_append (aggregate_type, aggregate_id, sequence,
+    event_type, event_version, payload, metadata) VALUES ('Enrolment', $1, $2,
+    'AttendanceRecorded', '1.0.0', $3, $4)";
+
+/// The command floor's load: one enrolment's events, as a command loads its aggregate.
+pub const FLOOR_LOAD: &str = "SELECT event_type, event_version, payload, metadata, sequence
+    FROM events WHERE aggregate_type = 'Enrolment' AND aggregate_id = $1 ORDER BY sequence";
+
+/// The command floor's append: [`APPEND`]'s row with its command id.
+pub const FLOOR_APPEND: &str = "INSERT INTO bench_command_floor (aggregate_type, aggregate_id,
+    sequence, event_type, event_version, payload, metadata, command_id) VALUES ('Enrolment',
+    $1, $2, 'AttendanceRecorded', '1.0.0', $3, $4, $5)";
 
 /// One client's appends for `duration`: single-row INSERTs of an attendance-sized event, one
 /// per transaction (as a command commits). Returns how many it made.
@@ -52,17 +67,13 @@ pub async fn append_for(db: &Db, client: usize, duration: Duration) -> Result<u6
     let mut sequence = 0i64;
     while Instant::now() < deadline {
         sequence += 1;
-        crate::db::query(
-            "INSERT INTO bench_append (aggregate_type, aggregate_id, sequence, event_type,
-                event_version, payload, metadata) VALUES ('Enrolment', $1, $2,
-                'AttendanceRecorded', '1.0.0', $3, $4)",
-        )
-        .bind(&aggregate_id)
-        .bind(sequence)
-        .bind(&payload)
-        .bind(&metadata)
-        .execute(db.writer())
-        .await?;
+        crate::db::query(APPEND)
+            .bind(&aggregate_id)
+            .bind(sequence)
+            .bind(&payload)
+            .bind(&metadata)
+            .execute(db.writer())
+            .await?;
     }
     Ok(sequence as u64)
 }
@@ -117,28 +128,21 @@ pub async fn command_floor_for(
     while Instant::now() < deadline {
         let loaded = &enrolments[(rounds as usize * 8 + client) % enrolments.len()];
         let _events: Vec<(String, String, serde_json::Value, serde_json::Value, i64)> =
-            crate::db::query_as(
-                "SELECT event_type, event_version, payload, metadata, sequence FROM events
-                 WHERE aggregate_type = 'Enrolment' AND aggregate_id = $1 ORDER BY sequence",
-            )
-            .bind(loaded)
-            .fetch_all(db.writer())
-            .await?;
+            crate::db::query_as(FLOOR_LOAD)
+                .bind(loaded)
+                .fetch_all(db.writer())
+                .await?;
         rounds += 1;
         let command_id = format!("{:032x}", rand::random::<u128>());
         let (payload, metadata) = attendance_event(&command_id);
-        crate::db::query(
-            "INSERT INTO bench_command_floor (aggregate_type, aggregate_id, sequence, event_type,
-                event_version, payload, metadata, command_id) VALUES ('Enrolment', $1, $2,
-                'AttendanceRecorded', '1.0.0', $3, $4, $5)",
-        )
-        .bind(&aggregate_id)
-        .bind(rounds as i64)
-        .bind(&payload)
-        .bind(&metadata)
-        .bind(&command_id)
-        .execute(db.writer())
-        .await?;
+        crate::db::query(FLOOR_APPEND)
+            .bind(&aggregate_id)
+            .bind(rounds as i64)
+            .bind(&payload)
+            .bind(&metadata)
+            .bind(&command_id)
+            .execute(db.writer())
+            .await?;
     }
     Ok(rounds)
 }
