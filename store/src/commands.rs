@@ -1,7 +1,7 @@
 //! Running a command: idempotent by command id, retried on concurrent writes, never lost.
 
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
@@ -218,11 +218,7 @@ where
         aggregate_id: &str,
         command: &A::Command,
     ) -> Result<(A, usize, Vec<A::Event>), CommandError> {
-        let kept = self
-            .kept
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop(aggregate_id);
+        let kept = self.kept().pop(aggregate_id);
         if let Some((state, sequence)) = kept {
             if let Ok((state, events)) = self.handled(state, command).await {
                 return Ok((state, sequence, events));
@@ -249,10 +245,15 @@ where
 
     /// Keeps `state`, as of `sequence`, for the aggregate's next command.
     fn keep(&self, aggregate_id: &str, state: A, sequence: usize) {
+        self.kept().put(aggregate_id.to_string(), (state, sequence));
+    }
+
+    /// The kept aggregates. The lock is held for one call on the map at a time, so even a
+    /// poisoned one guards a whole map.
+    fn kept(&self) -> MutexGuard<'_, LruCache<String, (A, usize)>> {
         self.kept
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .put(aggregate_id.to_string(), (state, sequence));
     }
 
     /// The aggregate's current state, for checks that span aggregates (does the subject exist,
@@ -289,10 +290,7 @@ where
         for aggregate in aggregates {
             validate_aggregate_id(aggregate.aggregate_id)?;
             // Whatever happens below, a kept state of it may be out of date.
-            self.kept
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .pop(aggregate.aggregate_id);
+            self.kept().pop(aggregate.aggregate_id);
             let mut sequence = aggregate.after_sequence;
             for Decided {
                 command,
