@@ -197,8 +197,8 @@ impl KeyVault {
 
     /// Replaces every sealed text in `payloads` by its plain text, or by `Erased` when the
     /// subject's key is gone. Each subject's key is looked up (a statement, and unwrapped)
-    /// once for all of them: every command loads its aggregate's events again, and a course's
-    /// notes are nearly all one subject's.
+    /// once for all of them: a command whose aggregate is not kept loads all its events, the
+    /// history view reads them all, and a course's notes are nearly all one subject's.
     pub async fn open_payloads(&self, payloads: &mut [&mut Value]) -> Result<(), StoreError> {
         let mut subjects = Vec::new();
         for payload in payloads.iter() {
