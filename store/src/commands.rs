@@ -259,12 +259,7 @@ where
     /// The aggregate's current state, for checks that span aggregates (does the subject exist,
     /// what are the programme's terms).
     pub async fn load(&self, aggregate_id: &str) -> Result<A, CommandError> {
-        let context = self
-            .events
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(|e| CommandError::EventStore(e.to_string()))?;
-        Ok(context.aggregate)
+        Ok(self.load_versioned(aggregate_id).await?.0)
     }
 
     /// The aggregate's current state and the sequence number of its last event.
