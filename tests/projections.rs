@@ -14,13 +14,14 @@ use desist_domain::subject::{
 use desist_domain::{Role, Sealed};
 use desist_projections::compliance::ComplianceProjection;
 use desist_projections::decode::Decoded;
+use desist_projections::live::LiveViews;
 use desist_projections::measures::outcomes::Split;
 use desist_projections::outcome_cache::{cached_outcome_report, OutcomeCache};
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
 use desist_projections::projection::{Applied, Failure};
 use desist_projections::queries::outcome_report;
-use desist_projections::registry::{ensure_live, status};
+use desist_projections::registry::{ensure_live, status, GenerationStatus};
 use desist_projections::runner::Progress;
 use desist_projections::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
 use desist_store::db::{Db, Tx};
@@ -38,15 +39,19 @@ async fn dump<P: Projection>(pool: &Db) -> Vec<String> {
     rows
 }
 
-/// How many events the live generation of projection `name` has applied, by its own count.
-async fn events_applied(pool: &Db, name: &str) -> i64 {
+/// Where projection `name`'s (first) generation that is not retired stands.
+async fn status_of(pool: &Db, name: &str) -> GenerationStatus {
     status(pool)
         .await
         .unwrap()
         .into_iter()
         .find(|s| s.name == name)
         .unwrap()
-        .events_applied
+}
+
+/// How many events the live generation of projection `name` has applied, by its own count.
+async fn events_applied(pool: &Db, name: &str) -> i64 {
+    status_of(pool, name).await.events_applied
 }
 
 /// Commits the transaction `held` has open, then waits (at most 30 s) for the runner
@@ -308,12 +313,7 @@ async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint
         }
         other => panic!("expected the failing event, got {other}"),
     }
-    let fragile = status(&pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.name == "fragile")
-        .unwrap();
+    let fragile = status_of(&pool, "fragile").await;
     assert!(fragile.failure.unwrap().contains("cannot handle offences"));
     assert_eq!(
         fragile.events_applied, 1,
@@ -336,12 +336,7 @@ async fn a_failing_projection_stops_at_the_event_and_resumes_from_its_checkpoint
         .map(|e| e.position.global_position)
         .collect();
     assert_eq!(seen, all, "every event once, in order, after the fix");
-    let fixed = status(&pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|s| s.name == "fragile")
-        .unwrap();
+    let fixed = status_of(&pool, "fragile").await;
     assert_eq!(fixed.failure, None);
 }
 
@@ -1097,4 +1092,182 @@ async fn a_batch_committed_after_the_checkpoint_was_read_is_not_applied_again() 
     let progress = commit_then_finish(&mut predecessor, catching_up).await;
     assert_eq!(progress.events, 0, "no event was applied a second time");
     assert_eq!(events_applied(&pool, "compliance").await, events);
+}
+
+/// Runs `views` in a task of its own until the sender is sent to or dropped.
+fn run_live<A: Projection, B: Projection, C: Projection>(
+    views: LiveViews<A, B, C>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), ProjectionError>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(views.run(async {
+        let _ = stopped.await;
+    }));
+    (stop, running)
+}
+
+/// Waits (at most 20 s) until the live view `name` has applied every event in the store.
+async fn until_applied_everything(db: &TestDb, name: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = count_events(&db.store).await;
+        if events_applied(db.store.db(), name).await == events {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} did not apply every event"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A store with one subject, S1, and every view caught up with it.
+async fn one_subject_in_every_view() -> (TestDb, desist_api::write::WriteSide) {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    scenario::subject(&ws, "S1").await;
+    desist_projections::catch_up_all(db.store.db())
+        .await
+        .unwrap();
+    (db, ws)
+}
+
+/// A server's three views, told of every commit by `on_commit` (`true` simulates a crash).
+fn live_views(
+    pool: &Db,
+    on_commit: impl Fn(usize) -> bool + Send + Sync + 'static,
+) -> LiveViews<ProgressProjection, ComplianceProjection, OutcomesProjection> {
+    LiveViews::new(
+        (ProgressProjection, ComplianceProjection, OutcomesProjection),
+        pool.clone(),
+        RunnerOptions {
+            // Only a commit wakes them: what the tests show does not wait for a poll.
+            poll_interval: Duration::from_secs(3600),
+            crash_before_commit: Some(Arc::new(on_commit)),
+            ..RunnerOptions::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn the_live_views_apply_a_batch_to_every_view_in_one_transaction() {
+    let (db, ws) = one_subject_in_every_view().await;
+    let pool = db.store.db().clone();
+    let commits = Arc::new(AtomicUsize::new(0));
+    let counter = commits.clone();
+    let (stop, running) = run_live(live_views(&pool, move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        false
+    }));
+    // Let them start and listen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    scenario::subject(&ws, "S2").await;
+    for name in desist_projections::NAMES {
+        until_applied_everything(&db, name).await;
+    }
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+    assert_eq!(
+        commits.load(Ordering::SeqCst),
+        1,
+        "the command's one event reached all three views in one commit"
+    );
+}
+
+#[tokio::test]
+async fn after_a_crash_before_the_live_views_commit_no_view_has_moved_and_each_event_is_applied_once(
+) {
+    let (db, ws) = one_subject_in_every_view().await;
+    let pool = db.store.db().clone();
+    let before = count_events(&db.store).await;
+    let (_stop, crashing) = run_live(live_views(&pool, |_| true));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    scenario::subject(&ws, "S2").await;
+    let err = tokio::time::timeout(Duration::from_secs(20), crashing)
+        .await
+        .expect("the views crash at the batch")
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(err, ProjectionError::SimulatedCrash), "{err}");
+    for name in desist_projections::NAMES {
+        assert_eq!(events_applied(&pool, name).await, before, "{name} moved");
+    }
+
+    let (stop, restarted) = run_live(live_views(&pool, |_| false));
+    for name in desist_projections::NAMES {
+        until_applied_everything(&db, name).await;
+    }
+    let _ = stop.send(());
+    restarted.await.unwrap().unwrap();
+    let s2: i64 = desist_store::db::query_scalar(
+        "SELECT count(*) FROM compliance_subjects WHERE subject_id = 'S2'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(s2, 1, "S2 was applied once");
+}
+
+#[tokio::test]
+async fn an_event_one_live_view_cannot_apply_stops_that_view_alone() {
+    let db = TestDb::new().await;
+    let ws = write_side(&db);
+    let pool = db.store.db().clone();
+    let views = LiveViews::new(
+        (
+            ProgressProjection,
+            ComplianceProjection,
+            Fragile {
+                broken: Arc::new(AtomicBool::new(true)),
+            },
+        ),
+        pool.clone(),
+        RunnerOptions::default(),
+    );
+    let (stop, running) = run_live(views);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    scenario::subject(&ws, "S1").await;
+    scenario::offence(&ws, "S1", "F1", OffenceCategory::Violence, day(3, 1)).await;
+    scenario::subject(&ws, "S2").await;
+    until_applied_everything(&db, ProgressProjection::NAME).await;
+    until_applied_everything(&db, ComplianceProjection::NAME).await;
+    let fragile = status_of(&pool, "fragile").await;
+    assert!(
+        fragile
+            .failure
+            .is_some_and(|f| f.contains("cannot handle offences")),
+        "the fragile view says where it stopped"
+    );
+    assert!(fragile.events_applied < count_events(&db.store).await);
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_live_views_follow_a_view_a_rebuild_switched_to_its_new_generation() {
+    let (db, ws) = one_subject_in_every_view().await;
+    let pool = db.store.db().clone();
+    let (stop, running) = run_live(live_views(&pool, |_| false));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (generation, _) =
+        desist_projections::rebuild_by_name(ComplianceProjection::NAME, &pool, |_| {})
+            .await
+            .unwrap();
+    assert_eq!(generation, Generation(2));
+    scenario::subject(&ws, "S2").await;
+    for name in desist_projections::NAMES {
+        until_applied_everything(&db, name).await;
+    }
+    let seen: Vec<String> = desist_store::db::query_scalar(
+        "SELECT subject_id FROM compliance_subjects ORDER BY subject_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(seen, ["S1", "S2"], "the new generation has the later event");
+    let _ = stop.send(());
+    running.await.unwrap().unwrap();
 }

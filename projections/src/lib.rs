@@ -3,6 +3,8 @@
 //! - [`runner`]: a projection runner tails the global feed (`desist_store::feed`) in commit-safe
 //!   order and applies each batch and its checkpoint in one transaction: every event affects a
 //!   view exactly once, and a crash loses nothing.
+//! - [`live`]: a server's live views kept up to date together, each batch applied to all of
+//!   them in one transaction.
 //! - [`registry`]: projection generations — blue/green rebuilds behind stable SQL view names.
 //! - [`progress`], [`compliance`], [`outcomes`]: the three projections and their tables.
 //! - [`measures`]: the rules behind every number (compliance status, outcome statistics,
@@ -14,6 +16,7 @@
 pub mod compliance;
 pub mod decode;
 pub mod error;
+pub mod live;
 pub mod measures;
 pub mod outcome_cache;
 pub mod outcomes;

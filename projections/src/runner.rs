@@ -35,6 +35,17 @@ pub struct RunnerOptions {
     pub applied: Option<AppliedViews>,
 }
 
+impl RunnerOptions {
+    /// The test hook's verdict on a batch of `events` about to commit: a simulated crash
+    /// (the caller then drops its transaction without committing, as a crash would).
+    pub(crate) fn crash_if_asked(&self, events: u64) -> Result<(), ProjectionError> {
+        match &self.crash_before_commit {
+            Some(crash) if crash(events as usize) => Err(ProjectionError::SimulatedCrash),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Default for RunnerOptions {
     fn default() -> Self {
         Self {
@@ -96,8 +107,8 @@ impl AppliedViews {
 
 pub struct Runner<P: Projection> {
     projection: P,
-    db: Db,
-    options: RunnerOptions,
+    pub(crate) db: Db,
+    pub(crate) options: RunnerOptions,
 }
 
 /// What one call of [`Runner::catch_up`] did.
@@ -310,7 +321,16 @@ impl<P: Projection> Runner<P> {
         after: Option<&P::Changes>,
     ) -> Result<Prepared<P>, ProjectionError> {
         let mut loads = self.db.reader().begin_reading(LOAD_BY_KEY).await?;
-        let prepared = self.prepare(&mut loads, generation, batch, after).await?;
+        let (batch, last) = batch;
+        let prepared = self
+            .prepare(
+                &mut loads,
+                generation,
+                (&batch.events, batch.decoded),
+                last,
+                after,
+            )
+            .await?;
         loads.commit().await?;
         Ok(prepared)
     }
@@ -377,7 +397,13 @@ impl<P: Projection> Runner<P> {
         )
         .await?;
         let prepared = self
-            .prepare(&mut tx, generation, (batch, last), None)
+            .prepare(
+                &mut tx,
+                generation,
+                (&batch.events, batch.decoded),
+                last,
+                None,
+            )
             .await?;
         commit(tx, generation, &prepared, &self.options).await?;
         progress.count(prepared.events, prepared.next);
@@ -385,15 +411,16 @@ impl<P: Projection> Runner<P> {
         Ok(())
     }
 
-    /// Works out what `batch` changes, its rows loaded through `loads`.
-    async fn prepare(
+    /// Works out what `events` (`decoded`, one for each) change, their rows loaded through
+    /// `loads`, up to and including `last`.
+    pub(crate) async fn prepare(
         &self,
         loads: &mut Tx,
         generation: Generation,
-        (batch, last): (Batch, RawFeedEvent),
+        (events, decoded): (&[RawFeedEvent], Vec<DecodedPayload>),
+        last: RawFeedEvent,
         after: Option<&P::Changes>,
     ) -> Result<Prepared<P>, ProjectionError> {
-        let Batch { events, decoded } = batch;
         let mut applied = Vec::with_capacity(events.len());
         for (event, payload) in events.iter().zip(decoded) {
             match payload {
@@ -434,81 +461,137 @@ impl<P: Projection> Runner<P> {
     /// Keeps the live generation up to date until `shutdown` resolves. Follows the live
     /// generation when a rebuild switches it.
     pub async fn run(
-        &self,
+        self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), ProjectionError> {
         // Runners start with a generation built by this code (see `ensure_current`).
         tokio::pin!(shutdown);
         let mut committed = self.db.subscribe_events().await?;
-        // The lock is held for as long as this runner follows a generation, not taken for
-        // each wake-up: on PostgreSQL taking it means opening a connection.
-        let mut held: Option<(Generation, Lock)> = None;
-        // Where this runner left the checkpoint: not asked for again at every wake-up.
-        let mut known: Option<(Generation, FeedPosition)> = None;
+        let poll_interval = self.options.poll_interval;
+        let mut following = Following::new(self);
         let result = loop {
-            let generation = match live_generation(&self.db, P::NAME).await {
-                Ok(Some(generation)) => generation,
-                Ok(None) => match ensure_live::<P>(&self.db).await {
-                    Ok(generation) => generation,
-                    Err(e) => break Err(e),
-                },
-                Err(e) => break Err(e),
+            let step = match following.hold().await {
+                Ok(true) => following.drain(&mut committed).await,
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
             };
-            if held.as_ref().map(|(g, _)| *g) != Some(generation) {
-                if let Some((_, lock)) = held.take() {
-                    lock.release().await;
-                }
-                // Another runner (another instance) may have it: then this one stands by.
-                match self.lock(generation).await {
-                    Ok(lock) => held = Some((generation, lock)),
-                    Err(ProjectionError::Busy(_)) => {}
-                    Err(e) => break Err(e),
-                }
-            }
-            if held.is_some() {
-                let from = known.filter(|(g, _)| *g == generation).map(|(_, at)| at);
-                match self
-                    .drain(generation, from, &mut |_| {}, Some(&mut committed))
-                    .await
-                {
-                    Ok(progress) => {
-                        known = Some((generation, progress.checkpoint));
-                        if let Some(applied) = &self.options.applied {
-                            applied.record(P::NAME, progress.checkpoint);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(projection = P::NAME, error = %e, "projection stopped");
-                        break Err(e);
-                    }
-                }
-            } else {
-                known = None;
-                if let Some(applied) = &self.options.applied {
-                    applied.forget(P::NAME);
-                }
+            if let Err(e) = step {
+                tracing::error!(projection = P::NAME, error = %e, "projection stopped");
+                break Err(e);
             }
             tokio::select! {
                 _ = &mut shutdown => break Ok(()),
                 _ = committed.next() => {}
-                _ = tokio::time::sleep(self.options.poll_interval) => {}
+                _ = tokio::time::sleep(poll_interval) => {}
             }
         };
-        if let Some(applied) = &self.options.applied {
-            applied.forget(P::NAME);
-        }
-        if let Some((_, lock)) = held {
-            lock.release().await;
-        }
+        following.release().await;
         result
     }
 }
 
-/// Events read from the feed, and their payloads decoded (or why one does not decode; `None`
-/// for a type of event the projection ignores, whose payload was not read).
+/// A runner following its projection's live generation: the lock it holds on it, and where
+/// it left the checkpoint.
+pub(crate) struct Following<P: Projection> {
+    pub(crate) runner: Runner<P>,
+    /// Held for as long as the runner follows a generation, not taken for each wake-up: on
+    /// PostgreSQL taking it means opening a connection.
+    held: Option<(Generation, Lock)>,
+    /// Where this runner left the held generation's checkpoint: not asked for again at every
+    /// wake-up.
+    pub(crate) known: Option<FeedPosition>,
+}
+
+impl<P: Projection> Following<P> {
+    pub(crate) fn new(runner: Runner<P>) -> Self {
+        Self {
+            runner,
+            held: None,
+            known: None,
+        }
+    }
+
+    /// The generation this runner holds, if it holds one.
+    pub(crate) fn generation(&self) -> Option<Generation> {
+        self.held.as_ref().map(|(generation, _)| *generation)
+    }
+
+    /// Looks up the live generation (creating it on first use) and holds its lock, letting
+    /// go of one a rebuild retired. `false` when another runner (another instance) holds it:
+    /// this one then stands by, and readers here wait on the database for that view.
+    pub(crate) async fn hold(&mut self) -> Result<bool, ProjectionError> {
+        let db = &self.runner.db;
+        let generation = match live_generation(db, P::NAME).await? {
+            Some(generation) => generation,
+            None => ensure_live::<P>(db).await?,
+        };
+        if self.generation() != Some(generation) {
+            if let Some((_, lock)) = self.held.take() {
+                lock.release().await;
+            }
+            self.known = None;
+            match self.runner.lock(generation).await {
+                Ok(lock) => self.held = Some((generation, lock)),
+                Err(ProjectionError::Busy(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.held.is_none() {
+            self.forget();
+        }
+        Ok(self.held.is_some())
+    }
+
+    /// Applies everything committed since to the held generation.
+    pub(crate) async fn drain(
+        &mut self,
+        committed: &mut EventSignal,
+    ) -> Result<(), ProjectionError> {
+        let Some(generation) = self.generation() else {
+            return Ok(());
+        };
+        let progress = self
+            .runner
+            .drain(generation, self.known, &mut |_| {}, Some(committed))
+            .await?;
+        self.reached(progress.checkpoint);
+        Ok(())
+    }
+
+    /// Notes that the held generation's checkpoint stands at `checkpoint`, for this runner
+    /// and for the mutations waiting on it.
+    pub(crate) fn reached(&mut self, checkpoint: FeedPosition) {
+        self.known = Some(checkpoint);
+        if let Some(applied) = &self.runner.options.applied {
+            applied.record(P::NAME, checkpoint);
+        }
+    }
+
+    /// Forgets where the checkpoint stands, and tells the waiters this runner no longer
+    /// applies the view.
+    pub(crate) fn forget(&mut self) {
+        self.known = None;
+        if let Some(applied) = &self.runner.options.applied {
+            applied.forget(P::NAME);
+        }
+    }
+
+    pub(crate) async fn release(mut self) {
+        self.forget();
+        if let Some((_, lock)) = self.held.take() {
+            lock.release().await;
+        }
+    }
+}
+
+/// A feed event's payload decoded, or why it does not decode; `None` for a type of event the
+/// projection ignores, whose payload was not read.
+pub(crate) type DecodedPayload = Option<Result<Decoded, String>>;
+
+/// Events read from the feed, and their payloads decoded.
 struct Batch {
     events: Vec<RawFeedEvent>,
-    decoded: Vec<Option<Result<Decoded, String>>>,
+    decoded: Vec<DecodedPayload>,
 }
 
 async fn read<P: Projection>(
@@ -531,15 +614,15 @@ fn lock_key(name: &str, generation: Generation) -> String {
 /// a few hundred ids match most of the table and scans all of it (the rebuild slowed as its
 /// tables grew). The setting goes with the BEGIN: a statement of its own was a round trip a
 /// batch, and a live runner's batch carries only a few commands.
-const LOAD_BY_KEY: &str = "SET LOCAL enable_seqscan = off";
+pub(crate) const LOAD_BY_KEY: &str = "SET LOCAL enable_seqscan = off";
 
 /// A batch's changes, worked out and waiting to be written.
-struct Prepared<P: Projection> {
+pub(crate) struct Prepared<P: Projection> {
     changes: Arc<P::Changes>,
     /// Events read, those the view ignores included.
-    events: u64,
+    pub(crate) events: u64,
     /// Where the checkpoint moves: the batch's last event.
-    next: FeedPosition,
+    pub(crate) next: FeedPosition,
     /// The batch's last event, to say where writing it failed.
     last: RawFeedEvent,
 }
@@ -572,29 +655,49 @@ async fn fence<P: Projection>(
     to: FeedPosition,
     events: u64,
 ) -> Result<(), ProjectionError> {
-    let moved = db::query(
-        "UPDATE projection_generations \
-            SET checkpoint_tx = $3, checkpoint_position = $4, \
-                events_applied = events_applied + $5, \
-                failed_position = NULL, failed_event_type = NULL, failure = NULL, \
-                updated_at = $6 \
-          WHERE name = $1 AND generation = $2 \
-            AND checkpoint_tx = $7 AND checkpoint_position = $8",
-    )
-    .bind(P::NAME)
-    .bind(generation.0)
-    .bind(to.tx)
-    .bind(to.global_position)
-    .bind(events as i64)
-    .bind(chrono::Utc::now())
-    .bind(from.tx)
-    .bind(from.global_position)
-    .execute(tx)
-    .await?;
+    let moved = move_checkpoints(tx, &[(P::NAME, generation)], from, to, events, false).await?;
     if moved == 0 {
         return Err(ProjectionError::CheckpointMoved(P::NAME));
     }
     Ok(())
+}
+
+/// Moves the checkpoints of `views` (each a projection's generation) past a batch (to `to`,
+/// `events` on), and only where each stands at `from` and, with `live_only`, is still live.
+/// Says how many moved.
+pub(crate) async fn move_checkpoints(
+    tx: &mut Tx,
+    views: &[(&'static str, Generation)],
+    from: FeedPosition,
+    to: FeedPosition,
+    events: u64,
+    live_only: bool,
+) -> Result<u64, sqlx::Error> {
+    let which: Vec<String> = (0..views.len())
+        .map(|i| format!("(${}, ${})", 7 + 2 * i, 8 + 2 * i))
+        .collect();
+    let sql = format!(
+        "UPDATE projection_generations \
+            SET checkpoint_tx = $1, checkpoint_position = $2, \
+                events_applied = events_applied + $3, \
+                failed_position = NULL, failed_event_type = NULL, failure = NULL, \
+                updated_at = $4 \
+          WHERE checkpoint_tx = $5 AND checkpoint_position = $6 {} \
+            AND (name, generation) IN ({})",
+        if live_only { "AND status = 'live'" } else { "" },
+        which.join(", ")
+    );
+    let mut update = db::query(sql)
+        .bind(to.tx)
+        .bind(to.global_position)
+        .bind(events as i64)
+        .bind(chrono::Utc::now())
+        .bind(from.tx)
+        .bind(from.global_position);
+    for (name, generation) in views {
+        update = update.bind(*name).bind(generation.0);
+    }
+    update.execute(tx).await
 }
 
 /// Writes a prepared batch's rows in `tx`, which has moved the checkpoint past it, and
@@ -606,23 +709,25 @@ async fn commit<P: Projection>(
     batch: &Prepared<P>,
     options: &RunnerOptions,
 ) -> Result<(), ProjectionError> {
-    if let Err(e) = P::save(&batch.changes, &mut tx, generation).await {
-        drop(tx);
-        let reason = format!("writing the batch ending here: {e}");
-        return Err(stop(P::NAME, &batch.last, reason));
-    }
-    if let Some(crash) = &options.crash_before_commit {
-        if crash(batch.events as usize) {
-            // Dropping the transaction without commit is what a crash does to it.
-            drop(tx);
-            return Err(ProjectionError::SimulatedCrash);
-        }
-    }
+    save(&mut tx, generation, batch).await?;
+    options.crash_if_asked(batch.events)?;
     tx.commit().await?;
     if let Some(applied) = &options.applied {
         applied.record(P::NAME, batch.next);
     }
     Ok(())
+}
+
+/// Writes a prepared batch's rows in `tx`.
+pub(crate) async fn save<P: Projection>(
+    tx: &mut Tx,
+    generation: Generation,
+    batch: &Prepared<P>,
+) -> Result<(), ProjectionError> {
+    P::save(&batch.changes, tx, generation).await.map_err(|e| {
+        let reason = format!("writing the batch ending here: {e}");
+        stop(P::NAME, &batch.last, reason)
+    })
 }
 
 /// The error that says `event` stopped the view, and why.

@@ -400,10 +400,31 @@ impl EventSignal {
             EventSignal::Postgres(listener) => {
                 let _ = listener.recv().await;
                 // One wake-up for every commit already received: the caller reads them all.
-                // They are in the socket, not only in the listener's buffer (`next_buffered`):
-                // receive each that is there without waiting. (After a bulk load, waking once
-                // per commit kept the server busy for minutes after the views had caught up.)
-                // At most a bounded number, so a steady stream of commits still wakes the caller.
+                // (After a bulk load, waking once per commit kept the server busy for minutes
+                // after the views had caught up.)
+                self.take_pending().await;
+            }
+            EventSignal::Sqlite(commits) => {
+                if commits.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+
+    /// Takes in, without waiting, every commit heard so far, so that the next [`next`] waits
+    /// for a later one: a reader about to read the feed calls it, since what it reads includes
+    /// those commits (or, for one an earlier open transaction hides, the reader looks for
+    /// hidden events itself). Without it, the commits heard while a batch was applied woke
+    /// the reader again for events it had already read.
+    ///
+    /// [`next`]: EventSignal::next
+    pub async fn take_pending(&mut self) {
+        match self {
+            // They are in the socket, not only in the listener's buffer (`next_buffered`):
+            // receive each that is there without waiting. At most a bounded number, so a
+            // steady stream of commits still wakes the caller.
+            EventSignal::Postgres(listener) => {
                 for _ in 0..MAX_COALESCED {
                     match tokio::time::timeout(Duration::ZERO, listener.try_recv()).await {
                         Ok(Ok(Some(_))) => {}
@@ -412,9 +433,7 @@ impl EventSignal {
                 }
             }
             EventSignal::Sqlite(commits) => {
-                if commits.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
+                commits.borrow_and_update();
             }
         }
     }

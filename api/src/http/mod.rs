@@ -12,9 +12,10 @@ use std::time::Duration;
 use axum::Router;
 use desist_domain::DomainServices;
 use desist_projections::compliance::ComplianceProjection;
+use desist_projections::live::LiveViews;
 use desist_projections::outcomes::OutcomesProjection;
 use desist_projections::progress::ProgressProjection;
-use desist_projections::{Projection, Runner, RunnerOptions};
+use desist_projections::RunnerOptions;
 use desist_store::sealing::MasterKey;
 use desist_store::Store;
 use tokio::sync::watch;
@@ -81,9 +82,7 @@ pub async fn serve(
     desist_projections::runner::ensure_current(ComplianceProjection, store.db()).await?;
     desist_projections::runner::ensure_current(OutcomesProjection, store.db()).await?;
     let (stop, stopped) = watch::channel(false);
-    spawn_runner(ProgressProjection, &app, stopped.clone());
-    spawn_runner(ComplianceProjection, &app, stopped.clone());
-    spawn_runner(OutcomesProjection, &app, stopped.clone());
+    spawn_live_views(&app, stopped.clone());
     tokio::spawn(alerts::monitor(app.clone(), stopped.clone()));
     tokio::spawn(outcome_reports::keep_ready(app.clone(), stopped.clone()));
     tokio::spawn(watch_horizon(store.clone(), stopped.clone()));
@@ -144,21 +143,22 @@ async fn watch_horizon(store: Store, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-fn spawn_runner<P: Projection>(
-    projection: P,
-    app: &AppContext,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let runner = Runner::new(projection, app.store.db().clone()).with_options(RunnerOptions {
-        applied: Some(app.views_applied.clone()),
-        ..RunnerOptions::default()
-    });
+/// Keeps the live views up to date, together (`desist_projections::live`).
+fn spawn_live_views(app: &AppContext, mut stopped: watch::Receiver<bool>) {
+    let views = LiveViews::new(
+        (ProgressProjection, ComplianceProjection, OutcomesProjection),
+        app.store.db().clone(),
+        RunnerOptions {
+            applied: Some(app.views_applied.clone()),
+            ..RunnerOptions::default()
+        },
+    );
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
-        if let Err(e) = runner.run(shutdown).await {
-            tracing::error!(projection = P::NAME, error = %e, "projection runner stopped");
+        if let Err(e) = views.run(shutdown).await {
+            tracing::error!(error = %e, "the live views stopped");
         }
     });
 }
