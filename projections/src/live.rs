@@ -2,11 +2,12 @@
 //! transaction.
 //!
 //! Why: with a runner of its own ([`Runner::run`]), each view took, for the same batch of a
-//! few commands, its own wake-up, generation lookup, feed read, `BEGIN`, checkpoint, `COMMIT`
-//! and look for more. At eight clients a batch carries about two commands, so those were most
-//! of the statements a command cost (docs/benchmarks.md). Here one task holds every view's
-//! lock (still one runner per projection: each view's lock is its own), reads each batch once,
-//! and applies it to every view in one transaction that moves all their checkpoints.
+//! few commands (about four at eight clients), its own wake-up, generation lookup, feed read,
+//! `BEGIN`, checkpoint, `COMMIT` and look for more: a third of the statements a command cost
+//! on PostgreSQL (12.1 a command, 8.0 together; docs/benchmarks.md). Here one task holds
+//! every view's lock (still one runner per projection: each view's lock is its own), reads
+//! each batch once, and applies it to every view in one transaction that moves all their
+//! checkpoints.
 //!
 //! The views go together only while they can: all held here, at the same checkpoint, none
 //! stopped, and the batch short. Otherwise (catching up after a restart, a view another

@@ -107,8 +107,8 @@ impl AppliedViews {
 
 pub struct Runner<P: Projection> {
     projection: P,
-    pub(crate) db: Db,
-    pub(crate) options: RunnerOptions,
+    db: Db,
+    options: RunnerOptions,
 }
 
 /// What one call of [`Runner::catch_up`] did.
