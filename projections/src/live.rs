@@ -17,10 +17,11 @@
 
 use desist_store::db::{Db, EventSignal, Tx};
 use desist_store::feed::{has_events_after, read_raw_after, Payloads, RawFeedEvent};
-use std::time::Duration;
 
 use crate::decode::decode;
-use crate::runner::{move_checkpoints, save, DecodedPayload, Following, Prepared, LOAD_BY_KEY};
+use crate::runner::{
+    move_checkpoints, save, waited_for_hidden, DecodedPayload, Following, Prepared, LOAD_BY_KEY,
+};
 use crate::{Generation, Projection, ProjectionError, Runner, RunnerOptions};
 
 /// Three views kept up to date together (a server's are progress, compliance and outcomes).
@@ -148,12 +149,9 @@ impl<A: Projection, B: Projection, C: Projection> LiveViews<A, B, C> {
             )
             .await?;
             let Some(last) = events.last().cloned() else {
-                if !has_events_after(self.db.writer(), from).await? {
+                if !waited_for_hidden(&self.db, from, Some(committed)).await? {
                     return Ok(Together::Done);
                 }
-                // An earlier transaction is still open below the horizon: wait for it, as a
-                // runner of its own does (`Runner::drain`).
-                let _ = tokio::time::timeout(Duration::from_millis(20), committed.next()).await;
                 continue;
             };
             // A full batch has more behind it: each view's runner catches up faster alone,

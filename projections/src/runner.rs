@@ -198,18 +198,10 @@ impl<P: Projection> Runner<P> {
                 if self.went_on(generation, &mut progress, step).await? {
                     continue;
                 }
-                if !has_events_after(self.db.writer(), progress.checkpoint).await? {
+                if !waited_for_hidden(&self.db, progress.checkpoint, committed.as_deref_mut())
+                    .await?
+                {
                     return Ok(progress);
-                }
-                // Events exist beyond the checkpoint but the horizon hides them: an earlier
-                // transaction is still open. Wait for it: until the next commit (most likely
-                // that one's), or 20 ms in case it rolls back.
-                let wait = Duration::from_millis(20);
-                match committed.as_deref_mut() {
-                    Some(signal) => {
-                        let _ = tokio::time::timeout(wait, signal.next()).await;
-                    }
-                    None => tokio::time::sleep(wait).await,
                 }
                 continue;
             };
@@ -588,6 +580,28 @@ impl<P: Projection> Following<P> {
 /// projection ignores, whose payload was not read.
 pub(crate) type DecodedPayload = Option<Result<Decoded, String>>;
 
+/// After a read found nothing beyond `after`: whether events exist there all the same, hidden
+/// by the horizon because an earlier transaction is still open. If so, waits for it before
+/// saying so: until the next commit (most likely that one's, when `committed` listens for
+/// them), or 20 ms in case it rolls back. The reader then reads again; it never skips them.
+pub(crate) async fn waited_for_hidden(
+    db: &Db,
+    after: FeedPosition,
+    committed: Option<&mut EventSignal>,
+) -> Result<bool, ProjectionError> {
+    if !has_events_after(db.writer(), after).await? {
+        return Ok(false);
+    }
+    let wait = Duration::from_millis(20);
+    match committed {
+        Some(signal) => {
+            let _ = tokio::time::timeout(wait, signal.next()).await;
+        }
+        None => tokio::time::sleep(wait).await,
+    }
+    Ok(true)
+}
+
 /// Events read from the feed, and their payloads decoded.
 struct Batch {
     events: Vec<RawFeedEvent>,
@@ -620,9 +634,9 @@ pub(crate) const LOAD_BY_KEY: &str = "SET LOCAL enable_seqscan = off";
 pub(crate) struct Prepared<P: Projection> {
     changes: Arc<P::Changes>,
     /// Events read, those the view ignores included.
-    pub(crate) events: u64,
+    events: u64,
     /// Where the checkpoint moves: the batch's last event.
-    pub(crate) next: FeedPosition,
+    next: FeedPosition,
     /// The batch's last event, to say where writing it failed.
     last: RawFeedEvent,
 }
